@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what megasync needs to build, run and test on Debian 12, from
+# Debian's packages. Idempotent: installs only what is missing; uses sudo when
+# not root. Called by the Makefile before every build.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  g++ cmake ninja-build ccache pkg-config make git python3
+  # libraries
+  libyaml-cpp-dev libspdlog-dev libfmt-dev libcpp-httplib-dev libcli11-dev libexpected-dev
+  nlohmann-json3-dev libsqlite3-dev libssl-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev sqlite3 rsync
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  sudo="sudo"
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

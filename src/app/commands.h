@@ -1,0 +1,31 @@
+// The CLI's subcommands. Each returns the process exit code (docs/operations.md):
+//   0 success · 1 the operation ran and failed (a sync failed) · 2 invalid
+//   configuration or usage · 3 the daemon's API could not be reached or refused
+//   the request · 4 the daemon could not start (state store, listen address).
+#pragma once
+
+#include <string>
+
+namespace megasync::app {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;
+inline constexpr int kExitInvalid = 2;
+inline constexpr int kExitUnreachable = 3;
+inline constexpr int kExitStartFailed = 4;
+
+struct GlobalOptions {
+  std::string log_level;   // empty: from the config / LOG_LEVEL
+  std::string log_format;  // empty: from the config
+};
+
+int command_run(const GlobalOptions& global, const std::string& config_path);
+int command_check(const GlobalOptions& global, const std::string& config_path);
+int command_sync(const GlobalOptions& global, const std::string& config_path,
+                 const std::string& job, bool dry_run);
+int command_jobs(const GlobalOptions& global, const std::string& config_path, bool json);
+int command_status(const std::string& api_url, const std::string& config_path,
+                   const std::string& token, bool json);
+int command_version();
+
+}  // namespace megasync::app

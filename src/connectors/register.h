@@ -1,0 +1,13 @@
+// One registration function per connector; register_all() (engine/register_all.cc)
+// calls each of them. Nothing registers itself.
+#pragma once
+
+#include "engine/registry.h"
+
+namespace megasync::connectors {
+
+void register_fs(engine::Registry& registry);
+void register_sqlite(engine::Registry& registry);
+void register_command(engine::Registry& registry);
+
+}  // namespace megasync::connectors

@@ -1,0 +1,34 @@
+// The `sqlite` endpoint: one SQLite database file.
+//
+// Created by the registry from an endpoint's config; shared by the jobs that use
+// it. Each user opens its own connection (SQLite connections are not shared
+// across threads here), so the endpoint holds only the path and options.
+#pragma once
+
+#include <string>
+
+#include "core/duration.h"
+#include "engine/endpoint.h"
+
+namespace megasync::connectors::sqlite {
+
+struct SqliteOptions {
+  std::string path;  // absolute
+  bool create = false;
+  Duration busy_timeout = std::chrono::seconds(5);
+};
+
+class SqliteEndpoint : public engine::Endpoint {
+ public:
+  explicit SqliteEndpoint(SqliteOptions options) : options_(std::move(options)) {}
+
+  std::string type() const override { return "sqlite"; }
+  // Ok when the file opens as a SQLite database and answers a query.
+  Status probe(Deadline deadline) override;
+  const SqliteOptions& options() const { return options_; }
+
+ private:
+  SqliteOptions options_;
+};
+
+}  // namespace megasync::connectors::sqlite

@@ -1,0 +1,116 @@
+// The state store: everything megasync must remember across restarts —
+// checkpoints per (job, target), run history, events, and the audit log.
+//
+// The embedded default is SQLite (sqlite_store.h); a PostgreSQL implementation
+// shares several replicas later. Callers depend only on this interface.
+//
+// Thread-safety: every method may be called from any thread; implementations
+// serialise internally. Every write is durable when the call returns ok.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+
+namespace megasync::state {
+
+using WallTime = std::chrono::system_clock::time_point;
+
+struct Checkpoint {
+  std::string job;
+  std::string target;    // target endpoint name (or "" for a job-wide checkpoint)
+  std::string position;  // opaque, source-ordered (an LSN, an offset, a log sequence number)
+  WallTime updated_at;
+};
+
+enum class Outcome { kRunning, kSucceeded, kFailed, kTimedOut, kCancelled };
+std::string_view to_string(Outcome outcome);
+std::optional<Outcome> outcome_from_string(std::string_view text);
+
+struct RunRecord {
+  std::int64_t id = 0;  // assigned by begin_run
+  std::string job;
+  std::string trigger;  // "schedule", "api", "cli", "reload", "retry"
+  WallTime started_at;
+  std::optional<WallTime> finished_at;
+  Outcome outcome = Outcome::kRunning;
+  int attempts = 1;
+  std::int64_t records = 0;
+  std::int64_t bytes = 0;
+  std::string error;  // redacted; empty on success
+};
+
+struct EventRecord {
+  std::int64_t id = 0;  // assigned by append_event; increasing
+  std::string type;     // "sync.completed", "endpoint.down", ...
+  std::string severity = "info";  // info | warning | error
+  std::string job;       // may be empty
+  std::string endpoint;  // may be empty
+  WallTime time;
+  nlohmann::json data = nlohmann::json::object();
+};
+
+struct EventQuery {
+  std::int64_t after_id = 0;  // only events with id > after_id
+  std::string type;           // exact match or prefix ending in '*' ("sync.*"); empty: all
+  std::string job;            // empty: all
+  int limit = 100;            // newest first
+};
+
+struct AuditRecord {
+  std::int64_t id = 0;
+  WallTime time;
+  std::string actor;    // token name, "cli", "signal"
+  std::string action;   // "job.trigger", "config.reload", ...
+  std::string target;   // what it acted on
+  std::string outcome;  // "ok", "denied", "error: ..."
+  std::string remote;   // client address, when there is one
+};
+
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+
+  // Checkpoints. get: nullopt when none was ever written.
+  virtual Result<std::optional<Checkpoint>> get_checkpoint(const std::string& job,
+                                                           const std::string& target) = 0;
+  virtual Status put_checkpoint(const std::string& job, const std::string& target,
+                                const std::string& position) = 0;
+  virtual Result<std::vector<Checkpoint>> list_checkpoints(const std::string& job) = 0;
+  virtual Status delete_checkpoints(const std::string& job) = 0;
+
+  // Run history. begin_run stores `run` (outcome running) and returns its id.
+  virtual Result<std::int64_t> begin_run(const RunRecord& run) = 0;
+  // Stores the final figures of run `run.id`.
+  virtual Status finish_run(const RunRecord& run) = 0;
+  // Newest first. Empty job: all jobs.
+  virtual Result<std::vector<RunRecord>> list_runs(const std::string& job, int limit) = 0;
+  // Runs left "running" by a process that died are marked failed ("interrupted").
+  virtual Result<int> close_interrupted_runs(const std::string& reason) = 0;
+
+  // Events, newest first in queries.
+  virtual Result<std::int64_t> append_event(const EventRecord& event) = 0;
+  virtual Result<std::vector<EventRecord>> list_events(const EventQuery& query) = 0;
+
+  // Audit log, newest first.
+  virtual Status append_audit(const AuditRecord& record) = 0;
+  virtual Result<std::vector<AuditRecord>> list_audit(int limit) = 0;
+
+  // Deletes events older than `events_before` and beyond the newest `events_max`,
+  // and finished runs older than `runs_before`. Returns rows deleted.
+  virtual Result<std::int64_t> prune(WallTime events_before, std::int64_t events_max,
+                                     WallTime runs_before) = 0;
+
+  // A cheap write round trip; for /readyz.
+  virtual Status check_writable() = 0;
+  // The schema version after migrations.
+  virtual Result<int> schema_version() = 0;
+};
+
+}  // namespace megasync::state
