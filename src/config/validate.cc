@@ -1,6 +1,7 @@
 #include "config/validate.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 
 #include "config/suggest.h"
@@ -195,7 +196,14 @@ YAML::Node default_node(const OptionSpec& spec, const Scope& scope, Context& ctx
     auto value = ctx.env.find(variable->second);
     // An empty variable counts as unset, as `${VAR:-default}` does.
     if (value != ctx.env.end() && !value->second.empty()) {
-      auto node = validate_env_value(variable->second, value->second, spec,
+      std::string text = value->second;
+      if (!spec.choices.empty()) {
+        // Variables such as LOG_LEVEL=INFO are often shared with other tools that
+        // write them in upper case; choices are matched without regard to case.
+        std::transform(text.begin(), text.end(), text.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      }
+      auto node = validate_env_value(variable->second, text, spec,
                                      join_path(scope.path, spec.name), ctx);
       if (!node) {
         failed = true;

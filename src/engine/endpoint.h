@@ -10,12 +10,28 @@
 // endpoint; implementations must make it safe to call concurrently.
 #pragma once
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "core/cancel.h"
 #include "core/error.h"
+#include "core/object_store.h"
+#include "core/record_source.h"
 
 namespace megasync::engine {
+
+// What a record job asks of its source endpoint.
+struct SourceRequest {
+  std::string job;                       // names the source's own state (triggers, slots)
+  std::vector<std::string> collections;  // names or globs ("orders", "sales_*"); empty: all
+};
+
+// What a record job asks of a target endpoint.
+struct SinkRequest {
+  std::string job;
+  std::string target;  // the endpoint's name
+};
 
 class Endpoint {
  public:
@@ -27,6 +43,20 @@ class Endpoint {
   // reachable and usable with the configured credentials; otherwise an error
   // saying what is wrong (never containing a secret).
   virtual Status probe(Deadline deadline) = 0;
+
+  // Capabilities. The defaults say the connector does not have them; a job
+  // whose endpoint lacks what it needs fails to build with that message.
+  virtual Result<std::unique_ptr<RecordSource>> open_record_source(const SourceRequest&) {
+    return make_error(ErrorCode::kInvalidConfig, "a {} endpoint cannot be a record source",
+                      type());
+  }
+  virtual Result<std::unique_ptr<RecordSink>> open_record_sink(const SinkRequest&) {
+    return make_error(ErrorCode::kInvalidConfig, "a {} endpoint cannot be a record target",
+                      type());
+  }
+  virtual Result<std::shared_ptr<ObjectStore>> object_store() {
+    return make_error(ErrorCode::kInvalidConfig, "a {} endpoint is not an object store", type());
+  }
 };
 
 }  // namespace megasync::engine

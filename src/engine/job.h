@@ -83,6 +83,15 @@ class Job {
   // The figures reported through ctx.progress become the run's record.
   virtual Status run(RunContext& ctx) = 0;
 
+  // Compares source and targets (`megasync verify`): prints nothing, returns the
+  // differences as a document {"equal": bool, "targets": {...}}. With `repair`,
+  // re-syncs only what differs. Jobs that cannot verify say so.
+  virtual Result<nlohmann::json> verify(RunContext& ctx, bool repair) {
+    (void)ctx;
+    (void)repair;
+    return make_error(ErrorCode::kPermanent, "job {} cannot be verified", ctx.job);
+  }
+
   // Extra fields for this job in the status API (for example a source position).
   // Called from API threads while run() may be in flight: must be thread-safe.
   virtual nlohmann::json describe() const { return nlohmann::json::object(); }

@@ -107,6 +107,11 @@ TEST(PrecedenceTest, DaemonVariables) {
   ASSERT_TRUE(result.ok()) << error_text(result);
   EXPECT_EQ(result.config->daemon.monitoring_interval, std::chrono::minutes(1));
   EXPECT_EQ(result.config->daemon.log_level, "warn");
+
+  // Upper case, as other tools sharing the variable often write it.
+  result = load_yaml("jobs: {}\n", {{"LOG_LEVEL", "DEBUG"}});
+  ASSERT_TRUE(result.ok()) << error_text(result);
+  EXPECT_EQ(result.config->daemon.log_level, "debug");
 }
 
 TEST(PrecedenceTest, FileBeatsDaemonVariables) {

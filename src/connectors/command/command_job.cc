@@ -39,8 +39,11 @@ void OutputTail::append(std::string_view data) {
 
 std::string OutputTail::text() const {
   std::string_view view(buffer_);
-  if (view.size() > limit_) {
-    view.remove_prefix(view.size() - limit_);
+  if (view.size() > limit_ || total_ > buffer_.size()) {
+    if (view.size() > limit_) {
+      view.remove_prefix(view.size() - limit_);
+    }
+    // The start was cut: drop the partial first line.
     const std::size_t newline = view.find('\n');
     if (newline != std::string_view::npos && newline + 1 < view.size()) {
       view.remove_prefix(newline + 1);

@@ -1,0 +1,49 @@
+// The object sync vocabulary: an object in a store, and the byte streams that
+// move it (docs/design.md).
+//
+// Thread-safety: values; streams are used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+#include "core/time.h"
+
+namespace megasync {
+
+struct ObjectInfo {
+  std::string path;     // relative to the store's root, '/'-separated, no leading '/'
+  std::uint64_t size = 0;
+  WallTime mtime{};
+  std::string sha256;   // lowercase hex, empty when unknown
+  std::string version;  // store-specific version id, empty when unversioned
+  std::map<std::string, std::string> metadata;
+};
+
+struct ObjectMeta {
+  WallTime mtime{};     // preserved at the destination where the store allows
+  std::string sha256;   // of the content, when the source knows it
+  std::map<std::string, std::string> metadata;
+};
+
+// Where read() delivers bytes. Returning an error stops the read.
+class ByteSink {
+ public:
+  virtual ~ByteSink() = default;
+  virtual Status write(std::string_view chunk) = 0;
+};
+
+// What write() reads from. read() fills `buffer` and returns the bytes placed,
+// 0 at the end of the stream.
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  virtual Result<std::size_t> read(char* buffer, std::size_t capacity) = 0;
+};
+
+}  // namespace megasync

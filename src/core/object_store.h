@@ -1,0 +1,45 @@
+// The object sync engine's capability: a store of objects addressed by path
+// (a folder tree, a bucket, a container).
+//
+// Thread-safety: every method may be called from several of the engine's
+// transfer threads at once.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "core/cancel.h"
+#include "core/error.h"
+#include "core/object.h"
+
+namespace megasync {
+
+class ObjectStore {
+ public:
+  virtual ~ObjectStore() = default;
+
+  // Calls `each` for every object under `prefix` (all objects for ""), in any
+  // order, streaming (never the whole listing in memory at once when the store
+  // pages). Stops and returns the error when `each` fails.
+  virtual Status list(std::string_view prefix,
+                      const std::function<Status(const ObjectInfo&)>& each) = 0;
+  // nullopt when there is no such object.
+  virtual Result<std::optional<ObjectInfo>> stat(std::string_view path) = 0;
+  // Streams the object's content into `out`. kNotFound when it vanished.
+  virtual Status read(std::string_view path, ByteSink& out) = 0;
+  // Writes the object atomically from `in`: readers see the old object or the
+  // complete new one, never a part. Returns the stored object's info.
+  virtual Result<ObjectInfo> write(std::string_view path, ByteSource& in,
+                                   const ObjectMeta& meta) = 0;
+  // Deletes the object; ok when it was already gone.
+  virtual Status remove(std::string_view path) = 0;
+  // Keeps the current object as a version before it is replaced or deleted
+  // (stores without native versioning); `keep` is how many versions to retain.
+  virtual Status keep_version(std::string_view path, int keep) = 0;
+  // The stored versions of `path`, newest first (empty when none).
+  virtual Result<std::vector<ObjectInfo>> versions(std::string_view path) = 0;
+};
+
+}  // namespace megasync

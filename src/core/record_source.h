@@ -1,0 +1,52 @@
+// Capabilities of the record sync engine (docs/design.md): a RecordSource
+// reads a consistent snapshot and then changes; a RecordSink applies batches
+// idempotently and says what is durable.
+//
+// Thread-safety: a RecordSource is used by its job's thread only; a RecordSink
+// by its target's own thread only (behind the engine's bounded queue).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/cancel.h"
+#include "core/change.h"
+#include "core/error.h"
+
+namespace megasync {
+
+class RecordSource {
+ public:
+  virtual ~RecordSource() = default;
+
+  // The collections it will emit, with columns and primary keys. Fails with
+  // kInvalidConfig when a configured collection is missing or has no key.
+  virtual Result<std::vector<CollectionSchema>> describe() = 0;
+  // Prepares to read. With no position: snapshot first, then changes from the
+  // moment of the snapshot. With a position: changes after it (no snapshot).
+  virtual Status open(const std::optional<Position>& resume_after) = 0;
+  // The next batch, ending on a transaction boundary; nullopt when nothing new
+  // arrived before `until`. Batches hold at most about `max_changes` changes
+  // (a transaction larger than that is split only at the snapshot).
+  virtual Result<std::optional<Batch>> next(Deadline until, std::size_t max_changes) = 0;
+  // Every target has durably applied everything up to `position`: the source may
+  // release it (prune a log, confirm a slot's flush LSN, ack messages).
+  virtual Status release(const Position& durable_everywhere) = 0;
+  // Orders two positions of this source: <0, 0, >0.
+  virtual int compare(const Position& a, const Position& b) const = 0;
+};
+
+class RecordSink {
+ public:
+  virtual ~RecordSink() = default;
+
+  // Creates or alters the target collections to receive `schemas`.
+  virtual Status prepare(const std::vector<CollectionSchema>& schemas) = 0;
+  // Applies the batch idempotently (upserts and deletes by key; applying it
+  // twice leaves the same state). Durable when it returns ok.
+  virtual Status apply(const Batch& batch) = 0;
+};
+
+}  // namespace megasync
