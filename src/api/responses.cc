@@ -4,30 +4,6 @@
 
 namespace megasync::api {
 
-nlohmann::json redact_json(const nlohmann::json& doc) {
-  // Redacting value by value, rather than the dumped text, also catches a
-  // secret that JSON escaping would have altered (one containing `"` or `\`)
-  // and cannot break the document's syntax.
-  if (doc.is_string()) {
-    return redact(doc.get_ref<const std::string&>());
-  }
-  if (doc.is_array()) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& item : doc) {
-      out.push_back(redact_json(item));
-    }
-    return out;
-  }
-  if (doc.is_object()) {
-    nlohmann::json out = nlohmann::json::object();
-    for (const auto& [key, value] : doc.items()) {
-      out[redact(key)] = redact_json(value);
-    }
-    return out;
-  }
-  return doc;
-}
-
 Response json_response(int status, const nlohmann::json& doc) {
   Response response;
   response.status = status;

@@ -13,9 +13,6 @@
 
 namespace megasync::api {
 
-// `doc` with every registered secret replaced in its string values and keys.
-nlohmann::json redact_json(const nlohmann::json& doc);
-
 // A JSON response; the document is redacted on the way out.
 Response json_response(int status, const nlohmann::json& doc);
 // {"error": "<message>"}, redacted.

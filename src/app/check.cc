@@ -24,19 +24,12 @@ int command_check(const GlobalOptions& global, const std::string& config_path) {
     fmt::print(stderr, "{}: {}\n", config->path, endpoints.error().message());
     return kExitInvalid;
   }
-  int bad_jobs = 0;
-  for (const config::JobConfig& job : config->jobs) {
-    const engine::JobKind* kind = registry().job_kind(job.kind);
-    auto built = kind->create(job, engine::build_context(job, config, *endpoints));
-    if (!built) {
-      const config::Location& where = job.where;
-      fmt::print(stderr, "{}:{}:{}: jobs.{}: {}\n", where.file, where.line, where.column,
-                 job.name, built.error().message());
-      ++bad_jobs;
-    }
+  const std::vector<std::string> errors = engine::validate_jobs(config, registry(), *endpoints);
+  for (const std::string& error : errors) {
+    fmt::print(stderr, "{}\n", error);
   }
-  if (bad_jobs > 0) {
-    fmt::print(stderr, "{}: {} error(s)\n", config->path, bad_jobs);
+  if (!errors.empty()) {
+    fmt::print(stderr, "{}: {} error(s)\n", config->path, errors.size());
     return kExitInvalid;
   }
   fmt::print("{}: valid ({} job(s), {} endpoint(s))\n", config->path, config->jobs.size(),

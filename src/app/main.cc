@@ -1,23 +1,24 @@
 // megasync: keeps a fleet of infrastructure endpoints in sync from one YAML file.
 #include <CLI/CLI.hpp>
-
 #include <cstdlib>
 
 #include "app/commands.h"
 
 int main(int argc, char** argv) {
   using namespace megasync::app;
-  CLI::App app{"megasync: keeps databases, object stores, caches, queues and more in sync, "
-               "as declared in one YAML file."};
+  CLI::App app{
+      "megasync: keeps databases, object stores, caches, queues and more in sync, "
+      "as declared in one YAML file."};
   app.require_subcommand(1);
+  app.fallthrough();  // global options may also follow the subcommand
   app.set_version_flag("--version", [] {
     command_version();
     return std::string();
   });
   GlobalOptions global;
   app.add_option("--log-level", global.log_level,
-                 "trace, debug, info, warn, error, critical or off (default: LOG_LEVEL, else "
-                 "daemon.log_level)");
+                 "trace, debug, info, warn, error, critical or off (default: daemon.log_level, "
+                 "else LOG_LEVEL, else info)");
   app.add_option("--log-format", global.log_format, "text or json (default: daemon.log_format)");
 
   std::string config_path = "megasync.yaml";
@@ -65,10 +66,14 @@ int main(int argc, char** argv) {
     return kExitInvalid;
   }
 
-  if (*run) return command_run(global, config_path);
-  if (*check) return command_check(global, config_path);
-  if (*sync) return command_sync(global, config_path, job, dry_run);
-  if (*jobs) return command_jobs(global, config_path, json);
+  if (*run)
+    return command_run(global, config_path);
+  if (*check)
+    return command_check(global, config_path);
+  if (*sync)
+    return command_sync(global, config_path, job, dry_run);
+  if (*jobs)
+    return command_jobs(global, config_path, json);
   if (*status) {
     if (token.empty()) {
       if (const char* env = std::getenv("MEGASYNC_API_TOKEN"); env != nullptr) {

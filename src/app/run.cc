@@ -60,7 +60,7 @@ int command_run(const GlobalOptions& global, const std::string& config_path) {
   if (!started) {
     spdlog::critical("cannot start: {}", started.error().message());
     daemon.stop();
-    return kExitStartFailed;
+    return started.error().code() == ErrorCode::kInvalidConfig ? kExitInvalid : kExitStartFailed;
   }
   if (config->api.enabled) {
     const std::string host = config->api.listen.substr(0, config->api.listen.rfind(':'));

@@ -26,23 +26,23 @@ void print_table(const nlohmann::json& status) {
   fmt::print("megasync {} · pid {} · health {} · up {:.0f} s · config {}\n",
              text(daemon, "version"), text(daemon, "pid"), text(daemon, "health"),
              daemon.value("uptime_seconds", 0.0), text(daemon, "config"));
-  fmt::print("\n{:<24} {:<10} {:<9} {:<10} {:<25} {:>10} {:<25}\n", "JOB", "KIND", "STATE",
-             "LAST", "LAST RUN", "RECORDS", "NEXT RUN");
+  fmt::print("\n{:<24} {:<10} {:<9} {:<10} {:<25} {:>10} {:<25}\n", "JOB", "KIND", "STATE", "LAST",
+             "LAST RUN", "RECORDS", "NEXT RUN");
   for (const nlohmann::json& job : status["jobs"]) {
     const nlohmann::json last = job.value("last_run", nlohmann::json());
     const bool has_last = last.is_object();
     fmt::print("{:<24} {:<10} {:<9} {:<10} {:<25} {:>10} {:<25}\n", text(job, "name"),
                text(job, "kind"), text(job, "state"), has_last ? text(last, "outcome") : "-",
-               has_last ? text(last, "started_at") : "-",
-               has_last ? text(last, "records") : "-", text(job, "next_run"));
+               has_last ? text(last, "started_at") : "-", has_last ? text(last, "records") : "-",
+               text(job, "next_run"));
     if (has_last && last.contains("error")) {
       fmt::print("  error: {}\n", text(last, "error"));
     }
   }
   fmt::print("\n{:<24} {:<10} {:<8} {}\n", "ENDPOINT", "TYPE", "HEALTH", "DETAIL");
   for (const auto& [name, endpoint] : status["endpoints"].items()) {
-    fmt::print("{:<24} {:<10} {:<8} {}\n", name, text(endpoint, "type"),
-               text(endpoint, "health"), text(endpoint, "error", ""));
+    fmt::print("{:<24} {:<10} {:<8} {}\n", name, text(endpoint, "type"), text(endpoint, "health"),
+               text(endpoint, "error", ""));
   }
 }
 
@@ -74,7 +74,8 @@ int command_status(const std::string& api_url, const std::string& config_path,
   }
   auto response = client.Get("/api/v1/status", headers);
   if (!response) {
-    fmt::print(stderr, "megasync: cannot reach the daemon at {}: {} (is `megasync run` running? "
+    fmt::print(stderr,
+               "megasync: cannot reach the daemon at {}: {} (is `megasync run` running? "
                "pass --api URL)\n",
                url, httplib::to_string(response.error()));
     return kExitUnreachable;

@@ -74,10 +74,10 @@ int command_sync(const GlobalOptions& global, const std::string& config_path,
                                    human_bytes(static_cast<double>(p.bytes)), rate);
     if (p.records_total > 0 && rate > 0) {
       const double left = static_cast<double>(p.records_total - p.records) / rate;
-      line += fmt::format(", {:.0f}% , ETA {:.0f} s",
-                          100.0 * static_cast<double>(p.records) /
-                              static_cast<double>(p.records_total),
-                          left > 0 ? left : 0);
+      line +=
+          fmt::format(", {:.0f}% , ETA {:.0f} s",
+                      100.0 * static_cast<double>(p.records) / static_cast<double>(p.records_total),
+                      left > 0 ? left : 0);
     }
     if (!p.phase.empty()) {
       line += " (" + p.phase + ")";

@@ -42,14 +42,14 @@ struct DaemonConfig {
   Duration grace_period = std::chrono::seconds(30);
   Duration monitoring_interval = std::chrono::seconds(10);  // MONITORING_INTERVAL
   Duration probe_timeout = std::chrono::seconds(5);
-  std::string log_level = "info";  // LOG_LEVEL
+  std::string log_level = "info";   // LOG_LEVEL
   std::string log_format = "text";  // text | json
 };
 
 struct EndpointConfig {
   std::string name;
-  std::string type;     // the connector: sqlite, fs, postgres, ...
-  Options options;      // validated against the connector's declarations
+  std::string type;         // the connector: sqlite, fs, postgres, ...
+  Options options;          // validated against the connector's declarations
   std::string fingerprint;  // changes iff the endpoint's configuration changed
   Location where;
 };
@@ -59,11 +59,11 @@ struct JobConfig {
   std::string kind;  // database, storage, ..., command
   bool enabled = true;
   std::string description;
-  Duration interval{0};  // 0: run continuously (streaming) or once per trigger
+  Duration interval{0};  // between run starts; 0: only when triggered (API, CLI)
   Duration timeout{0};   // a run's deadline
   std::int64_t batch_size = 0;
   BackoffPolicy retry;
-  Options options;  // the kind's own options, validated against its declarations
+  Options options;                     // the kind's own options, validated against its declarations
   std::vector<std::string> endpoints;  // every endpoint the job refers to
   // Changes iff the job's configuration, or that of an endpoint it uses, changed.
   std::string fingerprint;
@@ -71,7 +71,7 @@ struct JobConfig {
 };
 
 struct Config {
-  std::string path;  // the file it was loaded from (absolute)
+  std::string path;      // the file it was loaded from (absolute)
   std::string base_dir;  // its directory; relative paths in the config resolve here
   StateConfig state;
   ApiConfig api;

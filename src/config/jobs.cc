@@ -122,7 +122,7 @@ std::vector<OptionSpec> generic_job_options(const JobKindSchema& kind) {
       option("enabled", OptionType::kBool, "true", "Run the job."),
       option("description", OptionType::kString, "", "What the job is for."),
       option("interval", OptionType::kDuration, as_millis(kind.default_interval),
-             "Time between runs; 0 runs continuously."),
+             "Time between the starts of runs; 0 runs only when triggered."),
       option("timeout", OptionType::kDuration, as_millis(kind.default_timeout),
              "The deadline of one run."),
       batch_size,

@@ -38,18 +38,18 @@ struct OptionSpec {
   std::string description;
   std::string default_value;  // as it would be written in YAML; empty: no default
   bool required = false;
-  bool secret = false;                // its value is registered with redact()
-  std::vector<std::string> choices;   // allowed values for kString; empty: any
-  std::vector<OptionSpec> fields;     // for kObject / kObjectList
-  std::int64_t min = INT64_MIN;       // for kInt
-  std::int64_t max = INT64_MAX;       // for kInt
+  bool secret = false;               // its value is registered with redact()
+  std::vector<std::string> choices;  // allowed values for kString; empty: any
+  std::vector<OptionSpec> fields;    // for kObject / kObjectList
+  std::int64_t min = INT64_MIN;      // for kInt
+  std::int64_t max = INT64_MAX;      // for kInt
 };
 
 // Where a value was written, for error messages.
 struct Location {
   std::string file;
-  int line = 0;    // 1-based; 0 when unknown
-  int column = 0;  // 1-based
+  int line = 0;          // 1-based; 0 when unknown
+  int column = 0;        // 1-based
   std::string key_path;  // "jobs.orders.interval"
 };
 
@@ -59,7 +59,8 @@ struct Location {
 class Options {
  public:
   Options() = default;
-  Options(YAML::Node values, Location where) : values_(std::move(values)), where_(std::move(where)) {}
+  Options(YAML::Node values, Location where)
+      : values_(std::move(values)), where_(std::move(where)) {}
 
   bool has(const std::string& name) const;  // set in the file or by a default
   std::string string(const std::string& name) const;

@@ -203,8 +203,8 @@ YAML::Node default_node(const OptionSpec& spec, const Scope& scope, Context& ctx
         std::transform(text.begin(), text.end(), text.begin(),
                        [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
       }
-      auto node = validate_env_value(variable->second, text, spec,
-                                     join_path(scope.path, spec.name), ctx);
+      auto node =
+          validate_env_value(variable->second, text, spec, join_path(scope.path, spec.name), ctx);
       if (!node) {
         failed = true;
         return YAML::Node(YAML::NodeType::Undefined);

@@ -27,11 +27,16 @@ std::optional<double> read_number(std::string_view text, std::size_t& pos) {
 }
 
 std::optional<double> unit_ms(std::string_view unit) {
-  if (unit == "ms") return 1.0;
-  if (unit == "s") return 1000.0;
-  if (unit == "m") return 60'000.0;
-  if (unit == "h") return 3'600'000.0;
-  if (unit == "d") return 86'400'000.0;
+  if (unit == "ms")
+    return 1.0;
+  if (unit == "s")
+    return 1000.0;
+  if (unit == "m")
+    return 60'000.0;
+  if (unit == "h")
+    return 3'600'000.0;
+  if (unit == "d")
+    return 86'400'000.0;
   return std::nullopt;
 }
 
@@ -104,9 +109,12 @@ std::string format_duration(Duration d) {
   const std::int64_t hours = s / 3600;
   const std::int64_t minutes = (s % 3600) / 60;
   const std::int64_t seconds = s % 60;
-  if (hours > 0) out += std::to_string(hours) + "h";
-  if (minutes > 0) out += std::to_string(minutes) + "m";
-  if (seconds > 0) out += std::to_string(seconds) + "s";
+  if (hours > 0)
+    out += std::to_string(hours) + "h";
+  if (minutes > 0)
+    out += std::to_string(minutes) + "m";
+  if (seconds > 0)
+    out += std::to_string(seconds) + "s";
   return out;
 }
 

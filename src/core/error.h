@@ -49,16 +49,19 @@ template <typename T>
 using Result = tl::expected<T, Error>;
 using Status = Result<void>;
 
-inline Status ok() { return {}; }
+inline Status ok() {
+  return {};
+}
 
 template <typename... Args>
 tl::unexpected<Error> make_error(ErrorCode code, fmt::format_string<Args...> format,
                                  Args&&... args) {
-  return tl::unexpected<Error>(
-      Error(code, fmt::format(format, std::forward<Args>(args)...)));
+  return tl::unexpected<Error>(Error(code, fmt::format(format, std::forward<Args>(args)...)));
 }
 
-inline tl::unexpected<Error> fail(Error error) { return tl::unexpected<Error>(std::move(error)); }
+inline tl::unexpected<Error> fail(Error error) {
+  return tl::unexpected<Error>(std::move(error));
+}
 
 // Adds context to the error of a failed result and passes a value through.
 template <typename T>

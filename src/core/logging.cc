@@ -51,9 +51,9 @@ class RedactingSink : public spdlog::sinks::base_sink<std::mutex> {
 Status setup_logging(const std::string& level, const std::string& format) {
   const spdlog::level::level_enum parsed = spdlog::level::from_str(level);
   if (parsed == spdlog::level::off && level != "off") {
-    return make_error(ErrorCode::kInvalidConfig,
-                      "unknown log level '{}'; use trace, debug, info, warn, error, critical or off",
-                      level);
+    return make_error(
+        ErrorCode::kInvalidConfig,
+        "unknown log level '{}'; use trace, debug, info, warn, error, critical or off", level);
   }
   LogFormat log_format;
   if (format == "text") {

@@ -17,7 +17,7 @@
 namespace megasync {
 
 struct ObjectInfo {
-  std::string path;     // relative to the store's root, '/'-separated, no leading '/'
+  std::string path;  // relative to the store's root, '/'-separated, no leading '/'
   std::uint64_t size = 0;
   WallTime mtime{};
   std::string sha256;   // lowercase hex, empty when unknown
@@ -26,8 +26,8 @@ struct ObjectInfo {
 };
 
 struct ObjectMeta {
-  WallTime mtime{};     // preserved at the destination where the store allows
-  std::string sha256;   // of the content, when the source knows it
+  WallTime mtime{};    // preserved at the destination where the store allows
+  std::string sha256;  // of the content, when the source knows it
   std::map<std::string, std::string> metadata;
 };
 

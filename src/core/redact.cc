@@ -73,11 +73,35 @@ std::string redact(std::string_view text) {
   return out;
 }
 
+nlohmann::json redact_json(const nlohmann::json& doc) {
+  // Redacting value by value, rather than the dumped text, also catches a
+  // secret that JSON escaping would have altered (one containing `"` or `\\`)
+  // and cannot break the document's syntax.
+  if (doc.is_string()) {
+    return redact(doc.get_ref<const std::string&>());
+  }
+  if (doc.is_array()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& item : doc) {
+      out.push_back(redact_json(item));
+    }
+    return out;
+  }
+  if (doc.is_object()) {
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& [key, value] : doc.items()) {
+      out[redact(key)] = redact_json(value);
+    }
+    return out;
+  }
+  return doc;
+}
+
 bool is_secret_name(std::string_view name) {
   std::string lower(name);
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  static const char* const kWords[] = {"password", "passwd",  "secret",  "token",
+  static const char* const kWords[] = {"password",   "passwd",  "secret", "token",
                                        "credential", "private", "apikey"};
   for (const char* word : kWords) {
     if (lower.find(word) != std::string::npos) {
@@ -89,7 +113,8 @@ bool is_secret_name(std::string_view name) {
   while ((pos = lower.find("key", pos)) != std::string::npos) {
     const bool start_ok = pos == 0 || !std::isalpha(static_cast<unsigned char>(lower[pos - 1]));
     const std::size_t end = pos + 3;
-    const bool end_ok = end == lower.size() || !std::isalpha(static_cast<unsigned char>(lower[end]));
+    const bool end_ok =
+        end == lower.size() || !std::isalpha(static_cast<unsigned char>(lower[end]));
     if (start_ok && end_ok) {
       return true;
     }

@@ -8,6 +8,7 @@
 // Thread-safety: all functions may be called from any thread.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,10 @@ void register_secret(std::string_view value);
 // Returns `text` with every registered secret replaced by "***", and the
 // password of any URL userinfo ("scheme://user:pass@host") masked.
 std::string redact(std::string_view text);
+
+// Redacts every string (keys included) of a JSON document, value by value, so
+// that the result is still valid JSON whatever the secrets look like.
+nlohmann::json redact_json(const nlohmann::json& doc);
 
 // True when a config key or variable name looks like it holds a secret
 // (password, passwd, secret, token, key, credential, private, auth; any case).

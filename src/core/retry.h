@@ -1,6 +1,7 @@
 // Exponential backoff with full jitter for retryable failures.
 //
-// delay(attempt) = random in [base/2, base] where base = min(max, initial * multiplier^(attempt-1)).
+// delay(attempt) = random in [base/2, base] where base = min(max, initial *
+// multiplier^(attempt-1)).
 // ("equal jitter": never zero, so a storm of retries still spreads out.)
 //
 // Thread-safety: BackoffPolicy is a value; the random source is passed in.

@@ -23,25 +23,27 @@ struct Bytes {
 
 using Value = std::variant<std::monostate, bool, std::int64_t, double, std::string, Bytes>;
 
-inline bool is_null(const Value& v) { return std::holds_alternative<std::monostate>(v); }
+inline bool is_null(const Value& v) {
+  return std::holds_alternative<std::monostate>(v);
+}
 
 // Logical column types, the common ground of every record system's type system.
 enum class ColumnType {
   kInteger,
   kReal,
-  kNumeric,    // exact decimal, as text
+  kNumeric,  // exact decimal, as text
   kText,
   kBoolean,
   kBytes,
-  kDate,       // ISO-8601 text
+  kDate,  // ISO-8601 text
   kTime,
-  kTimestamp,  // ISO-8601 text, without zone
+  kTimestamp,    // ISO-8601 text, without zone
   kTimestampTz,  // ISO-8601 text, UTC
   kInterval,
   kUuid,
   kJson,
-  kArray,      // JSON text of the elements
-  kUnknown,    // passed through as text
+  kArray,    // JSON text of the elements
+  kUnknown,  // passed through as text
 };
 
 std::string_view to_string(ColumnType type);

@@ -22,14 +22,21 @@ constexpr std::chrono::milliseconds kPollSlice{50};
 
 AttemptResult run_attempt(std::shared_ptr<Job> job, std::shared_ptr<RunProgress> progress,
                           RunContext ctx, const AttemptLimits& limits,
-                          std::shared_ptr<std::atomic<int>> abandoned_threads) {
+                          AbandonedCounters abandoned) {
   auto shared = std::make_shared<Shared>();
   CancelSource cancel;
   ctx.cancel = cancel.token();
   ctx.deadline = limits.deadline;
   ctx.progress = progress.get();
 
-  std::thread worker([shared, job, progress, ctx, abandoned_threads]() mutable {
+  auto add = [](const AbandonedCounters& counters, int delta) {
+    for (const auto& counter : {counters.job, counters.total}) {
+      if (counter) {
+        counter->fetch_add(delta);
+      }
+    }
+  };
+  std::thread worker([shared, job, progress, ctx, abandoned, add]() mutable {
     Status status = ok();
     try {
       status = job->run(ctx);
@@ -43,8 +50,8 @@ AttemptResult run_attempt(std::shared_ptr<Job> job, std::shared_ptr<RunProgress>
     std::lock_guard lock(shared->mutex);
     shared->done = true;
     shared->status = std::move(status);
-    if (shared->abandoned && abandoned_threads) {
-      abandoned_threads->fetch_sub(1);
+    if (shared->abandoned) {
+      add(abandoned, -1);
     }
     shared->cv.notify_all();
   });
@@ -70,21 +77,20 @@ AttemptResult run_attempt(std::shared_ptr<Job> job, std::shared_ptr<RunProgress>
     worker.join();
     result.status = std::move(shared->status);
     if (result.timed_out) {
-      result.status = make_error(ErrorCode::kRetryable, "run exceeded its deadline and was stopped");
+      result.status =
+          make_error(ErrorCode::kRetryable, "run exceeded its deadline and was stopped");
     }
     return result;
   }
   shared->abandoned = true;
-  if (abandoned_threads) {
-    abandoned_threads->fetch_add(1);
-  }
+  add(abandoned, 1);
   lock.unlock();
   worker.detach();
   result.abandoned = true;
-  result.status = make_error(
-      result.timed_out ? ErrorCode::kRetryable : ErrorCode::kCancelled,
-      "run did not stop within {} ms after {} and was abandoned", limits.abandon_grace.count(),
-      result.timed_out ? "its deadline" : "shutdown");
+  result.status =
+      make_error(result.timed_out ? ErrorCode::kRetryable : ErrorCode::kCancelled,
+                 "run did not stop within {} ms after {} and was abandoned",
+                 limits.abandon_grace.count(), result.timed_out ? "its deadline" : "shutdown");
   return result;
 }
 

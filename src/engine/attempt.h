@@ -33,11 +33,17 @@ struct AttemptLimits {
   CancelToken hard_stop;
 };
 
+// Counters of threads still running after abandonment: the job's own and the
+// daemon's total (either may be null). Shared, because they outlive the caller.
+struct AbandonedCounters {
+  std::shared_ptr<std::atomic<int>> job;
+  std::shared_ptr<std::atomic<int>> total;
+};
+
 // Runs job->run(ctx) on a new thread. `ctx.cancel` is replaced by a token the
-// attempt controls. Counts threads still running after abandonment in
-// `abandoned_threads` (so the daemon can report them and exit without waiting).
+// attempt controls. An abandoned thread is counted in `abandoned` until it ends
+// (so the daemon can report it, and exit without waiting for it).
 AttemptResult run_attempt(std::shared_ptr<Job> job, std::shared_ptr<RunProgress> progress,
-                          RunContext ctx, const AttemptLimits& limits,
-                          std::shared_ptr<std::atomic<int>> abandoned_threads);
+                          RunContext ctx, const AttemptLimits& limits, AbandonedCounters abandoned);
 
 }  // namespace megasync::engine

@@ -51,4 +51,21 @@ BuildContext build_context(const config::JobConfig& job,
   return context;
 }
 
+std::vector<std::string> validate_jobs(const std::shared_ptr<const config::Config>& config,
+                                       const Registry& registry, const EndpointMap& endpoints) {
+  std::vector<std::string> errors;
+  for (const config::JobConfig& job : config->jobs) {
+    const JobKind* kind = registry.job_kind(job.kind);
+    if (kind == nullptr) {
+      continue;  // the loader reported it
+    }
+    auto built = kind->create(job, build_context(job, config, endpoints));
+    if (!built) {
+      errors.push_back(fmt::format("{}:{}:{}: jobs.{}: {}", job.where.file, job.where.line,
+                                   job.where.column, job.name, built.error().message()));
+    }
+  }
+  return errors;
+}
+
 }  // namespace megasync::engine

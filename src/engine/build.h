@@ -28,4 +28,12 @@ BuildContext build_context(const config::JobConfig& job,
                            std::shared_ptr<const config::Config> config,
                            const EndpointMap& endpoints);
 
+// Builds every enabled job of `config` once and discards it, so that errors only
+// a job's factory can see (an option's meaning, a missing capability) are found
+// before anything runs. Returns one message per failing job, prefixed with its
+// location ("file:line:col: jobs.NAME: ..."). Factories do not connect to
+// anything, so this is cheap and does not depend on the endpoints being up.
+std::vector<std::string> validate_jobs(const std::shared_ptr<const config::Config>& config,
+                                       const Registry& registry, const EndpointMap& endpoints);
+
 }  // namespace megasync::engine

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "api/listen_address.h"
 #include "core/redact.h"
 #include "core/time.h"
 #include "core/version.h"
@@ -32,9 +33,8 @@ nlohmann::json run_record_json(const state::RunRecord& run) {
 }
 
 nlohmann::json event_json(const state::EventRecord& event) {
-  return {{"id", event.id},         {"type", event.type},
-          {"severity", event.severity}, {"job", event.job},
-          {"endpoint", event.endpoint}, {"time", format_time(event.time)},
+  return {{"id", event.id},    {"type", event.type},         {"severity", event.severity},
+          {"job", event.job},  {"endpoint", event.endpoint}, {"time", format_time(event.time)},
           {"data", event.data}};
 }
 
@@ -43,7 +43,9 @@ nlohmann::json event_json(const state::EventRecord& event) {
 Daemon::Daemon(const Registry& registry, std::shared_ptr<const config::Config> config)
     : registry_(registry), config_(std::move(config)), started_at_(WallClock::now()) {}
 
-Daemon::~Daemon() { stop(); }
+Daemon::~Daemon() {
+  stop();
+}
 
 RunnerServices Daemon::services() {
   RunnerServices s;
@@ -51,7 +53,7 @@ RunnerServices Daemon::services() {
   s.events = bus_.get();
   s.metrics = metrics_.get();
   s.job_metrics = job_metrics_.get();
-  s.hard_stop = hard_stop_.token();
+  s.abandoned_total = abandoned_;
   return s;
 }
 
@@ -72,17 +74,21 @@ Status Daemon::start() {
 
   metrics_ = std::make_unique<monitor::MetricsRegistry>();
   monitor::register_process_metrics(*metrics_);
-  metrics_->gauge("megasync_build_info", "Build information; the value is always 1.",
-                  {"version", "commit"})
+  metrics_
+      ->gauge("megasync_build_info", "Build information; the value is always 1.",
+              {"version", "commit"})
       .with({kVersion, kCommit})
       .set(1);
   metrics_->gauge_callback(
-      "megasync_uptime_seconds", "Seconds since the daemon started.",
-      [started = started_at_] {
+      "megasync_uptime_seconds", "Seconds since the daemon started.", [started = started_at_] {
         return std::chrono::duration<double>(WallClock::now() - started).count();
       });
   metrics_->counter("megasync_config_reloads_total", "Configuration reloads by outcome.",
                     {"outcome"});
+  metrics_->gauge_callback("megasync_abandoned_runs",
+                           "Runs that overran their deadline, ignored cancellation and still hold "
+                           "a thread.",
+                           [abandoned = abandoned_] { return abandoned->load(); });
   bus_ = std::make_unique<events::Bus>(store_.get());
   job_metrics_ = std::make_unique<JobMetrics>(*metrics_);
 
@@ -90,8 +96,15 @@ Status Daemon::start() {
   if (!endpoints) {
     return tl::unexpected(endpoints.error());
   }
-  health_ = std::make_unique<HealthMonitor>(bus_.get(), *metrics_, config.daemon.monitoring_interval,
-                                            config.daemon.probe_timeout);
+  if (auto errors = validate_jobs(config_, registry_, *endpoints); !errors.empty()) {
+    for (const std::string& error : errors) {
+      spdlog::error("{}", error);
+    }
+    return make_error(ErrorCode::kInvalidConfig, "{} job(s) cannot be built (see above)",
+                      errors.size());
+  }
+  health_ = std::make_unique<HealthMonitor>(
+      bus_.get(), *metrics_, config.daemon.monitoring_interval, config.daemon.probe_timeout);
   health_->set_endpoints(*endpoints);
 
   if (config.api.enabled) {
@@ -102,12 +115,18 @@ Status Daemon::start() {
       return tl::unexpected(port.error().with_context("api"));
     }
     api_port_ = *port;
+    if (config.api.tokens.empty() && !api::is_loopback_listen(config.api.listen)) {
+      spdlog::warn(
+          "api: no tokens are configured and {} is not a loopback address: /api/v1/* "
+          "answers 401 to everyone; add api.tokens",
+          config.api.listen);
+    }
   }
 
   {
     std::lock_guard lock(mutex_);
     endpoints_ = std::move(*endpoints);
-    runners_ = make_runners(config_, endpoints_, nullptr);
+    runners_ = make_runners(config_, endpoints_);
     for (auto& [name, runner] : runners_) {
       runner->start();
     }
@@ -115,7 +134,9 @@ Status Daemon::start() {
   health_->start();
   maintenance_ = std::thread([this] { maintenance_loop(); });
   bus_->publish("daemon.started", "info", "", "",
-                {{"version", kVersion}, {"config", config.path}, {"jobs", config.jobs.size()},
+                {{"version", kVersion},
+                 {"config", config.path},
+                 {"jobs", config.jobs.size()},
                  {"endpoints", config.endpoints.size()}});
   spdlog::info("megasync {} started: {} job(s), {} endpoint(s), state {}", kVersion,
                config.jobs.size(), config.endpoints.size(), state_path);
@@ -123,8 +144,7 @@ Status Daemon::start() {
 }
 
 std::map<std::string, std::unique_ptr<JobRunner>> Daemon::make_runners(
-    const std::shared_ptr<const config::Config>& config, const EndpointMap& endpoints,
-    const std::map<std::string, std::unique_ptr<JobRunner>>* keep_from) {
+    const std::shared_ptr<const config::Config>& config, const EndpointMap& endpoints) {
   std::map<std::string, std::unique_ptr<JobRunner>> runners;
   for (const config::JobConfig& job : config->jobs) {
     if (!job.enabled) {
@@ -134,11 +154,9 @@ std::map<std::string, std::unique_ptr<JobRunner>> Daemon::make_runners(
     if (kind == nullptr) {
       continue;  // the loader validated kinds against this registry
     }
-    runners.emplace(job.name,
-                    std::make_unique<JobRunner>(job, *kind, build_context(job, config, endpoints),
-                                                services()));
+    runners.emplace(job.name, std::make_unique<JobRunner>(
+                                  job, *kind, build_context(job, config, endpoints), services()));
   }
-  (void)keep_from;
   return runners;
 }
 
@@ -164,57 +182,69 @@ Status Daemon::reload(std::shared_ptr<const config::Config> next) {
   if (!endpoints) {
     return tl::unexpected(endpoints.error());
   }
+  if (auto errors = validate_jobs(next, registry_, *endpoints); !errors.empty()) {
+    for (const std::string& error : errors) {
+      spdlog::error("reload rejected: {}", error);
+    }
+    return make_error(ErrorCode::kInvalidConfig, "{} job(s) cannot be built", errors.size());
+  }
 
-  // Decide per job: keep (same fingerprint), replace (changed) or remove.
-  std::map<std::string, std::unique_ptr<JobRunner>> old_runners;
+  // Decide per job: keep (same fingerprint), replace (changed), add or remove.
+  // Kept and added jobs are in place at once; a changed job's new runner starts
+  // only after its old one finished the run in flight, so that one job never
+  // runs twice at the same time.
+  std::map<std::string, std::unique_ptr<JobRunner>> retired;
+  std::map<std::string, std::unique_ptr<JobRunner>> replacements;
+  int added = 0;
   {
     std::lock_guard lock(mutex_);
-    old_runners = std::move(runners_);
-    runners_.clear();
-  }
-  std::map<std::string, std::unique_ptr<JobRunner>> kept;
-  std::vector<std::unique_ptr<JobRunner>> retired;
-  for (auto& [name, runner] : old_runners) {
-    const config::JobConfig* job = next->find_job(name);
-    if (job != nullptr && job->enabled && job->fingerprint == runner->config().fingerprint &&
-        job->kind == runner->config().kind) {
-      kept.emplace(name, std::move(runner));
-    } else {
-      runner->request_stop();
-      retired.push_back(std::move(runner));
+    for (auto it = runners_.begin(); it != runners_.end();) {
+      const config::JobConfig* job = next->find_job(it->first);
+      const bool keep = job != nullptr && job->enabled &&
+                        job->fingerprint == it->second->config().fingerprint &&
+                        job->kind == it->second->config().kind;
+      if (keep) {
+        ++it;
+      } else {
+        it->second->request_stop();
+        retired.emplace(it->first, std::move(it->second));
+        it = runners_.erase(it);
+      }
     }
-  }
-  int added = 0;
-  int changed = 0;
-  for (const config::JobConfig& job : next->jobs) {
-    if (!job.enabled || kept.count(job.name) != 0) {
-      continue;
+    for (const config::JobConfig& job : next->jobs) {
+      const JobKind* kind = registry_.job_kind(job.kind);
+      if (!job.enabled || kind == nullptr || runners_.count(job.name) != 0) {
+        continue;
+      }
+      auto runner =
+          std::make_unique<JobRunner>(job, *kind, build_context(job, next, *endpoints), services());
+      if (retired.count(job.name) != 0) {
+        replacements.emplace(job.name, std::move(runner));
+      } else {
+        runner->start();
+        runners_.emplace(job.name, std::move(runner));
+        ++added;
+      }
     }
-    const JobKind* kind = registry_.job_kind(job.kind);
-    if (kind == nullptr) {
-      continue;
-    }
-    (old_runners.count(job.name) != 0 ? changed : added) += 1;
-    kept.emplace(job.name, std::make_unique<JobRunner>(
-                               job, *kind, build_context(job, next, *endpoints), services()));
+    config_ = next;
+    endpoints_ = *endpoints;
   }
+  const int changed = static_cast<int>(replacements.size());
   const int removed = static_cast<int>(retired.size()) - changed;
-  // Retired runners finish their in-flight run first; the others are not touched.
-  for (auto& runner : retired) {
-    const std::string name = runner->config().name;
-    runner->stop(Deadline::after(next->daemon.grace_period));
-    if (next->find_job(name) == nullptr || !next->find_job(name)->enabled) {
+  // A retired job's in-flight run gets the grace period, then is cancelled.
+  const Deadline deadline = Deadline::after(next->daemon.grace_period);
+  for (auto& [name, runner] : retired) {
+    runner->stop(deadline);
+    if (replacements.count(name) == 0) {
       metrics_->remove_series("job", name);
     }
   }
   retired.clear();
   {
     std::lock_guard lock(mutex_);
-    config_ = next;
-    endpoints_ = *endpoints;
-    runners_ = std::move(kept);
-    for (auto& [name, runner] : runners_) {
-      runner->start();  // no-op for kept runners
+    for (auto& [name, runner] : replacements) {
+      runner->start();
+      runners_[name] = std::move(runner);
     }
   }
   health_->set_endpoints(*endpoints);
@@ -222,13 +252,14 @@ Status Daemon::reload(std::shared_ptr<const config::Config> next) {
   if (router_) {
     router_->reconfigure(next->api);
   }
-  metrics_->counter("megasync_config_reloads_total", "Configuration reloads by outcome.",
-                    {"outcome"})
+  metrics_
+      ->counter("megasync_config_reloads_total", "Configuration reloads by outcome.", {"outcome"})
       .with({"ok"})
       .inc();
   bus_->publish("config.reloaded", "info", "", "",
                 {{"added", added}, {"changed", changed}, {"removed", removed}});
-  (void)store_->append_audit({0, WallClock::now(), "signal", "config.reload", next->path, "ok", ""});
+  (void)store_->append_audit(
+      {0, WallClock::now(), "signal", "config.reload", next->path, "ok", ""});
   spdlog::info("configuration reloaded: {} job(s) added, {} changed, {} removed", added, changed,
                removed);
   return ok();
@@ -238,8 +269,8 @@ void Daemon::reload_rejected(const std::string& reason) {
   if (!metrics_) {
     return;
   }
-  metrics_->counter("megasync_config_reloads_total", "Configuration reloads by outcome.",
-                    {"outcome"})
+  metrics_
+      ->counter("megasync_config_reloads_total", "Configuration reloads by outcome.", {"outcome"})
       .with({"rejected"})
       .inc();
   bus_->publish("config.rejected", "error", "", "", {{"error", reason}});
@@ -264,31 +295,14 @@ void Daemon::stop() {
   for (auto& [name, runner] : runners) {
     runner->request_stop();
   }
-  // After the grace period, in-flight runs are cancelled (and abandoned if they
-  // ignore it), so the stop never waits longer than grace + the abandon grace.
-  std::mutex watchdog_mutex;
-  std::condition_variable watchdog_cv;
-  bool all_stopped = false;
-  std::thread watchdog([&] {
-    std::unique_lock lock(watchdog_mutex);
-    if (!watchdog_cv.wait_for(lock, grace, [&] { return all_stopped; })) {
-      spdlog::warn("grace period over: cancelling the runs still in flight");
-      hard_stop_.cancel();
-    }
-  });
+  // Each runner waits for its in-flight run until the common deadline, then
+  // cancels it (and abandons it if it ignores that): the stop never takes longer
+  // than the grace period plus the abandon grace.
+  const Deadline deadline = Deadline::after(grace);
   for (auto& [name, runner] : runners) {
-    runner->stop(Deadline::after(grace));
+    runner->stop(deadline);
   }
-  {
-    std::lock_guard lock(watchdog_mutex);
-    all_stopped = true;
-  }
-  watchdog_cv.notify_all();
-  watchdog.join();
-
-  {
-    std::lock_guard lock(maintenance_mutex_);
-  }
+  { std::lock_guard lock(maintenance_mutex_); }
   maintenance_wake_.notify_all();
   if (maintenance_.joinable()) {
     maintenance_.join();
@@ -306,14 +320,7 @@ void Daemon::stop() {
 }
 
 int Daemon::abandoned_runs() const {
-  // Abandoned threads are counted in the job metrics gauge, which outlives runners.
-  if (!job_metrics_) {
-    return 0;
-  }
-  int total = 0;
-  job_metrics_->abandoned.for_each(
-      [&](const monitor::LabelValues&, const monitor::Gauge& g) { total += static_cast<int>(g.value()); });
-  return total;
+  return abandoned_->load();
 }
 
 void Daemon::maintenance_loop() {
@@ -336,7 +343,9 @@ void Daemon::maintenance_loop() {
   }
 }
 
-bool Daemon::live() { return true; }
+bool Daemon::live() {
+  return true;
+}
 
 std::vector<api::ReadyCheck> Daemon::ready() {
   std::vector<api::ReadyCheck> checks;
@@ -405,7 +414,6 @@ nlohmann::json Daemon::status() {
 }
 
 nlohmann::json Daemon::jobs() {
-  std::shared_ptr<const config::Config> config;
   nlohmann::json list = nlohmann::json::array();
   std::lock_guard lock(mutex_);
   for (const config::JobConfig& job : config_->jobs) {

@@ -68,8 +68,7 @@ class Daemon : public api::Backend {
 
  private:
   std::map<std::string, std::unique_ptr<JobRunner>> make_runners(
-      const std::shared_ptr<const config::Config>& config, const EndpointMap& endpoints,
-      const std::map<std::string, std::unique_ptr<JobRunner>>* keep_from);
+      const std::shared_ptr<const config::Config>& config, const EndpointMap& endpoints);
   RunnerServices services();
   std::string aggregate_health();
   void maintenance_loop();
@@ -86,8 +85,8 @@ class Daemon : public api::Backend {
   std::unique_ptr<api::Router> router_;
   std::unique_ptr<api::Server> server_;
   int api_port_ = 0;
+  std::shared_ptr<std::atomic<int>> abandoned_ = std::make_shared<std::atomic<int>>(0);
 
-  CancelSource hard_stop_;
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopped_{false};
   mutable std::mutex mutex_;  // guards config_, endpoints_, runners_

@@ -47,12 +47,10 @@ class Endpoint {
   // Capabilities. The defaults say the connector does not have them; a job
   // whose endpoint lacks what it needs fails to build with that message.
   virtual Result<std::unique_ptr<RecordSource>> open_record_source(const SourceRequest&) {
-    return make_error(ErrorCode::kInvalidConfig, "a {} endpoint cannot be a record source",
-                      type());
+    return make_error(ErrorCode::kInvalidConfig, "a {} endpoint cannot be a record source", type());
   }
   virtual Result<std::unique_ptr<RecordSink>> open_record_sink(const SinkRequest&) {
-    return make_error(ErrorCode::kInvalidConfig, "a {} endpoint cannot be a record target",
-                      type());
+    return make_error(ErrorCode::kInvalidConfig, "a {} endpoint cannot be a record target", type());
   }
   virtual Result<std::shared_ptr<ObjectStore>> object_store() {
     return make_error(ErrorCode::kInvalidConfig, "a {} endpoint is not an object store", type());

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "core/redact.h"
@@ -31,7 +32,9 @@ HealthMonitor::HealthMonitor(events::Bus* events, monitor::MetricsRegistry& metr
       interval_(interval),
       timeout_(timeout) {}
 
-HealthMonitor::~HealthMonitor() { stop(); }
+HealthMonitor::~HealthMonitor() {
+  stop();
+}
 
 void HealthMonitor::set_endpoints(
     const std::map<std::string, std::shared_ptr<Endpoint>>& endpoints) {
@@ -90,7 +93,9 @@ void HealthMonitor::loop() {
     lock.unlock();
     check_now();
     lock.lock();
-    wake_.wait_for(lock, interval_, [&] { return stopping_; });
+    // A zero or tiny interval would probe in a tight loop.
+    const Duration every = std::max<Duration>(interval_, std::chrono::seconds(1));
+    wake_.wait_for(lock, every, [&] { return stopping_; });
   }
 }
 

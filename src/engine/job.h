@@ -15,9 +15,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "core/cancel.h"
 #include "core/error.h"
@@ -62,10 +61,10 @@ class RunProgress {
 // What a run gets from the orchestrator.
 struct RunContext {
   std::string job;
-  std::string trigger;   // "schedule", "api", "cli", "retry"
+  std::string trigger;  // "schedule", "api", "cli", "retry"
   int attempt = 1;
   Deadline deadline = Deadline::never();
-  CancelToken cancel;    // set on shutdown and when the deadline passes
+  CancelToken cancel;  // set on shutdown and when the deadline passes
   RunProgress* progress = nullptr;
   state::StateStore* store = nullptr;
   events::Bus* events = nullptr;

@@ -13,10 +13,6 @@ JobMetrics::JobMetrics(monitor::MetricsRegistry& registry)
                              {"job"})),
       retries(registry.counter("megasync_job_retries_total",
                                "Attempts retried after a retryable failure.", {"job"})),
-      abandoned(registry.gauge("megasync_job_abandoned_runs",
-                               "Runs that overran their deadline, ignored cancellation and "
-                               "still hold a thread.",
-                               {"job"})),
       records(registry.counter("megasync_records_synced_total",
                                "Records (rows, keys, messages, documents, objects) applied to a "
                                "target.",

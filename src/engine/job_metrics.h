@@ -9,14 +9,13 @@ namespace megasync::engine {
 struct JobMetrics {
   explicit JobMetrics(monitor::MetricsRegistry& registry);
 
-  monitor::CounterFamily& runs;                 // megasync_job_runs_total{job,outcome}
-  monitor::HistogramFamily& run_duration;       // megasync_job_run_duration_seconds{job}
-  monitor::GaugeFamily& last_success;           // megasync_job_last_success_timestamp_seconds{job}
-  monitor::GaugeFamily& running;                // megasync_job_running{job}
-  monitor::CounterFamily& retries;              // megasync_job_retries_total{job}
-  monitor::GaugeFamily& abandoned;              // megasync_job_abandoned_runs{job}
-  monitor::CounterFamily& records;              // megasync_records_synced_total{job,target}
-  monitor::CounterFamily& bytes;                // megasync_bytes_synced_total{job,target}
+  monitor::CounterFamily& runs;            // megasync_job_runs_total{job,outcome}
+  monitor::HistogramFamily& run_duration;  // megasync_job_run_duration_seconds{job}
+  monitor::GaugeFamily& last_success;      // megasync_job_last_success_timestamp_seconds{job}
+  monitor::GaugeFamily& running;           // megasync_job_running{job}
+  monitor::CounterFamily& retries;         // megasync_job_retries_total{job}
+  monitor::CounterFamily& records;         // megasync_records_synced_total{job,target}
+  monitor::CounterFamily& bytes;           // megasync_bytes_synced_total{job,target}
 };
 
 }  // namespace megasync::engine

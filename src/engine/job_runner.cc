@@ -16,7 +16,7 @@ std::chrono::milliseconds abandon_grace_for(Duration timeout) {
   // Long enough for a cooperative job to notice cancellation, short enough that a
   // hung one does not hold the schedule up.
   const auto tenth = timeout / 10;
-  return std::clamp<std::chrono::milliseconds>(tenth, std::chrono::milliseconds(100),
+  return std::clamp<std::chrono::milliseconds>(tenth, std::chrono::milliseconds(500),
                                                std::chrono::milliseconds(5000));
 }
 
@@ -50,7 +50,9 @@ JobRunner::JobRunner(config::JobConfig config, const JobKind& kind, BuildContext
       schedule_(config_.interval),
       rng_(std::random_device{}()) {}
 
-JobRunner::~JobRunner() { stop(Deadline::after(std::chrono::seconds(0))); }
+JobRunner::~JobRunner() {
+  stop(Deadline::after(std::chrono::seconds(0)));
+}
 
 void JobRunner::start() {
   std::lock_guard lock(mutex_);
@@ -93,9 +95,19 @@ void JobRunner::stop(Deadline grace) {
   if (!thread.joinable()) {
     return;
   }
-  // The loop finishes its in-flight run; the attempt itself gives up at the hard
-  // stop, which the daemon cancels when `grace` passes. Here we only need to wait.
-  (void)grace;
+  {
+    // The loop finishes its in-flight run within the grace; after that the run
+    // is cancelled, and abandoned if it ignores that (run_attempt).
+    std::unique_lock lock(mutex_);
+    const bool done = grace.at() == SteadyTime::max()
+                          ? (wake_.wait(lock, [&] { return loop_done_; }), true)
+                          : wake_.wait_until(lock, grace.at(), [&] { return loop_done_; });
+    if (!done) {
+      lock.unlock();
+      spdlog::warn("job {}: grace period over, cancelling the run in flight", config_.name);
+      hard_stop_.cancel();
+    }
+  }
   thread.join();
 }
 
@@ -131,10 +143,13 @@ void JobRunner::loop() {
     lock.lock();
     schedule_.run_finished(SteadyClock::now());
   }
+  loop_done_ = true;
+  wake_.notify_all();
 }
 
-RunSummary JobRunner::run_now(const std::string& trigger, bool dry_run,
-                              const std::function<void(const RunProgress::Snapshot&)>& on_progress) {
+RunSummary JobRunner::run_now(
+    const std::string& trigger, bool dry_run,
+    const std::function<void(const RunProgress::Snapshot&)>& on_progress) {
   if (!on_progress) {
     return execute(trigger, dry_run);
   }
@@ -216,8 +231,8 @@ RunSummary JobRunner::execute(const std::string& trigger, bool dry_run) {
 
   bool timed_out = false;
   bool abandoned = false;
-  const Deadline deadline = config_.timeout.count() > 0 ? Deadline::after(config_.timeout)
-                                                        : Deadline::never();
+  const Deadline deadline =
+      config_.timeout.count() > 0 ? Deadline::after(config_.timeout) : Deadline::never();
   auto attempt = [&](int n) -> Status {
     if (n > 1) {
       if (services_.job_metrics != nullptr) {
@@ -240,8 +255,9 @@ RunSummary JobRunner::execute(const std::string& trigger, bool dry_run) {
     AttemptLimits limits;
     limits.deadline = deadline;
     limits.abandon_grace = abandon_grace_for(config_.timeout);
-    limits.hard_stop = services_.hard_stop;
-    AttemptResult result = run_attempt(*job, progress, ctx, limits, abandoned_threads_);
+    limits.hard_stop = hard_stop_.token();
+    AttemptResult result =
+        run_attempt(*job, progress, ctx, limits, {abandoned_threads_, services_.abandoned_total});
     timed_out = timed_out || result.timed_out;
     if (result.abandoned) {
       abandoned = true;
@@ -299,7 +315,6 @@ RunSummary JobRunner::execute(const std::string& trigger, bool dry_run) {
     m->running.with({name}).set(0);
     m->runs.with({name, std::string(state::to_string(run.outcome))}).inc();
     m->run_duration.with({name}).observe(seconds);
-    m->abandoned.with({name}).set(abandoned_threads_->load());
     if (run.outcome == state::Outcome::kSucceeded) {
       m->last_success.with({name}).set(unix_seconds(*run.finished_at));
     }
@@ -308,14 +323,10 @@ RunSummary JobRunner::execute(const std::string& trigger, bool dry_run) {
       m->bytes.with({name, target}).inc(static_cast<double>(counts.second));
     }
   }
-  nlohmann::json data = {{"run_id", run.id},
-                         {"trigger", trigger},
-                         {"kind", config_.kind},
-                         {"outcome", state::to_string(run.outcome)},
-                         {"attempts", run.attempts},
-                         {"records", run.records},
-                         {"bytes", run.bytes},
-                         {"duration_seconds", seconds}};
+  nlohmann::json data = {{"run_id", run.id},         {"trigger", trigger},
+                         {"kind", config_.kind},     {"outcome", state::to_string(run.outcome)},
+                         {"attempts", run.attempts}, {"records", run.records},
+                         {"bytes", run.bytes},       {"duration_seconds", seconds}};
   if (run.outcome == state::Outcome::kSucceeded) {
     spdlog::info("job {}: run {} succeeded in {:.3f} s ({} records, {} bytes)", name, run.id,
                  seconds, run.records, run.bytes);
@@ -378,9 +389,9 @@ nlohmann::json JobRunner::describe() const {
   }
   const std::optional<SteadyTime> next = schedule_.next_due();
   if (next && !stopping_ && !current_) {
-    const auto wait = *next == SteadyTime::min() ? SteadyClock::duration::zero()
-                                                 : std::max(*next - SteadyClock::now(),
-                                                            SteadyClock::duration::zero());
+    const auto wait = *next == SteadyTime::min()
+                          ? SteadyClock::duration::zero()
+                          : std::max(*next - SteadyClock::now(), SteadyClock::duration::zero());
     doc["next_run"] =
         format_time(WallClock::now() + std::chrono::duration_cast<WallClock::duration>(wait));
   } else {

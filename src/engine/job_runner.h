@@ -16,12 +16,11 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <string>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "config/config.h"
 #include "engine/attempt.h"
@@ -41,7 +40,8 @@ struct RunnerServices {
   events::Bus* events = nullptr;
   monitor::MetricsRegistry* metrics = nullptr;
   JobMetrics* job_metrics = nullptr;
-  CancelToken hard_stop;  // cancelled when the daemon stops waiting for runs
+  // Abandoned runs still holding a thread, over every job (may be null).
+  std::shared_ptr<std::atomic<int>> abandoned_total;
 };
 
 // The record of one finished run, as returned to `megasync sync`.
@@ -71,6 +71,7 @@ class JobRunner {
   void request_stop();
   // Stops the thread: waits for an in-flight run until `grace` passes; after
   // that the run is cancelled and, if it still does not return, abandoned.
+  // Returns within `grace` plus the abandon grace (at most 5 s).
   void stop(Deadline grace);
 
   const config::JobConfig& config() const { return config_; }
@@ -96,7 +97,7 @@ class JobRunner {
   bool stopping_ = false;
   bool started_ = false;
   std::thread thread_;
-  std::shared_ptr<Job> job_;  // null until built, or after an abandoned run
+  std::shared_ptr<Job> job_;               // null until built, or after an abandoned run
   std::shared_ptr<RunProgress> progress_;  // the in-flight run's
   std::optional<state::RunRecord> current_;
   std::optional<state::RunRecord> last_;
@@ -105,6 +106,8 @@ class JobRunner {
   std::map<std::string, std::int64_t> outcome_counts_;
   std::shared_ptr<std::atomic<int>> abandoned_threads_ = std::make_shared<std::atomic<int>>(0);
   CancelSource stop_waiting_;  // cancelled by stop() to end backoff waits
+  CancelSource hard_stop_;     // cancelled by stop() when its grace has passed
+  bool loop_done_ = false;
   std::mt19937_64 rng_;
 };
 

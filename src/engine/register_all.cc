@@ -1,5 +1,7 @@
 #include "connectors/register.h"
 #include "engine/registry.h"
+#include "sync/objects/register.h"
+#include "sync/records/register.h"
 
 namespace megasync::engine {
 
@@ -7,6 +9,8 @@ void register_all(Registry& registry) {
   connectors::register_fs(registry);
   connectors::register_sqlite(registry);
   connectors::register_command(registry);
+  sync::objects::register_object_sync(registry);
+  sync::records::register_record_sync(registry);
 }
 
 }  // namespace megasync::engine

@@ -21,12 +21,12 @@ namespace megasync::engine {
 
 // What a job factory gets besides its own config: the endpoints it refers to.
 struct BuildContext {
-  std::shared_ptr<const config::Config> config;  // kept alive while the job lives
+  std::shared_ptr<const config::Config> config;                // kept alive while the job lives
   std::map<std::string, std::shared_ptr<Endpoint>> endpoints;  // by name, the job's only
 };
 
-using EndpointFactory =
-    std::function<Result<std::shared_ptr<Endpoint>>(const config::EndpointConfig&, const config::Config&)>;
+using EndpointFactory = std::function<Result<std::shared_ptr<Endpoint>>(
+    const config::EndpointConfig&, const config::Config&)>;
 using JobFactory =
     std::function<Result<std::unique_ptr<Job>>(const config::JobConfig&, const BuildContext&)>;
 

@@ -4,7 +4,9 @@
 
 namespace megasync::engine {
 
-void Schedule::run_started(SteadyTime at) { last_started_ = at; }
+void Schedule::run_started(SteadyTime at) {
+  last_started_ = at;
+}
 
 void Schedule::run_finished(SteadyTime at) {
   if (interval_.count() <= 0) {

@@ -15,7 +15,7 @@ state::EventRecord Bus::publish(std::string type, std::string severity, std::str
   event.endpoint = std::move(endpoint);
   event.time = std::chrono::system_clock::now();
   // Event data ends up in the API and in webhooks: scrub secrets before it leaves.
-  event.data = nlohmann::json::parse(redact(data.dump()));
+  event.data = redact_json(data);
   if (store_ != nullptr) {
     auto id = store_->append_event(event);
     if (id) {

@@ -210,7 +210,9 @@ Result<std::vector<EventRecord>> SqliteStore::list_events(const EventQuery& requ
   if (!request.job.empty()) {
     sql += " AND job = ?4";
   }
-  sql += " ORDER BY id DESC LIMIT ?5";
+  // Without a cursor: the newest events. With one (a poller paging forward):
+  // the oldest after it, so that paging in `limit`-sized steps misses nothing.
+  sql += request.after_id > 0 ? " ORDER BY id ASC LIMIT ?5" : " ORDER BY id DESC LIMIT ?5";
 
   auto query = db_->query(sql, "list events");
   if (!query) {

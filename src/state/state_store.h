@@ -8,10 +8,9 @@
 // serialise internally. Every write is durable when the call returns ok.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -47,11 +46,11 @@ struct RunRecord {
 };
 
 struct EventRecord {
-  std::int64_t id = 0;  // assigned by append_event; increasing
-  std::string type;     // "sync.completed", "endpoint.down", ...
+  std::int64_t id = 0;            // assigned by append_event; increasing
+  std::string type;               // "sync.completed", "endpoint.down", ...
   std::string severity = "info";  // info | warning | error
-  std::string job;       // may be empty
-  std::string endpoint;  // may be empty
+  std::string job;                // may be empty
+  std::string endpoint;           // may be empty
   WallTime time;
   nlohmann::json data = nlohmann::json::object();
 };
@@ -60,7 +59,7 @@ struct EventQuery {
   std::int64_t after_id = 0;  // only events with id > after_id
   std::string type;           // exact match or prefix ending in '*' ("sync.*"); empty: all
   std::string job;            // empty: all
-  int limit = 100;            // newest first
+  int limit = 100;            // newest first; with after_id, oldest first (paging forward)
 };
 
 struct AuditRecord {

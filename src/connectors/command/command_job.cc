@@ -90,6 +90,13 @@ Status CommandJob::run(engine::RunContext& ctx) {
                       std::strerror(errno));
   }
   if (pid == 0) {
+    // The daemon blocks SIGTERM/SIGINT/SIGHUP (it takes them with sigwait) and
+    // ignores SIGPIPE; a command must start with the defaults, or SIGTERM on
+    // cancellation would not reach it.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);
     ::setpgid(0, 0);  // its own group, so cancellation reaches its children too
     ::dup2(pipe_fds[1], STDOUT_FILENO);
     ::dup2(pipe_fds[1], STDERR_FILENO);
@@ -172,8 +179,8 @@ Status CommandJob::run(engine::RunContext& ctx) {
   const ErrorCode code = WIFEXITED(status) && WEXITSTATUS(status) == kExitTempFail
                              ? ErrorCode::kRetryable
                              : ErrorCode::kPermanent;
-  return make_error(code, "command {} failed with {}{}{}", options_.argv[0], describe_status(status),
-                    output.empty() ? "" : "; output ends with: ", output);
+  return make_error(code, "command {} failed with {}{}{}", options_.argv[0],
+                    describe_status(status), output.empty() ? "" : "; output ends with: ", output);
 }
 
 }  // namespace megasync::connectors::command

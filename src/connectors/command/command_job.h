@@ -20,8 +20,8 @@
 namespace megasync::connectors::command {
 
 struct CommandOptions {
-  std::vector<std::string> argv;  // argv[0] is looked up in PATH
-  std::string workdir;            // absolute; empty: the config file's directory
+  std::vector<std::string> argv;           // argv[0] is looked up in PATH
+  std::string workdir;                     // absolute; empty: the config file's directory
   std::map<std::string, std::string> env;  // added to the daemon's environment
 };
 

@@ -29,26 +29,24 @@ void register_command(engine::Registry& registry) {
                  .type = OptionType::kAny,
                  .description = "Extra environment variables, a mapping of NAME: value."},
   };
-  kind.create = [](const config::JobConfig& job, const engine::BuildContext& build)
-      -> Result<std::unique_ptr<engine::Job>> {
+  kind.create = [](const config::JobConfig& job,
+                   const engine::BuildContext& build) -> Result<std::unique_ptr<engine::Job>> {
     command::CommandOptions options;
     options.argv = job.options.strings("command");
     if (options.argv.empty() || options.argv[0].empty()) {
-      return make_error(ErrorCode::kInvalidConfig, "job {}: command must name a program",
-                        job.name);
+      return make_error(ErrorCode::kInvalidConfig, "job {}: command must name a program", job.name);
     }
     options.workdir = build.config->resolve_path(
         job.options.has("workdir") ? job.options.string("workdir") : std::string("."));
     if (job.options.has("env")) {
       const YAML::Node env = job.options.node("env");
       if (!env.IsMap()) {
-        return make_error(ErrorCode::kInvalidConfig,
-                          "job {}: env must be a mapping of NAME: value", job.name);
+        return make_error(ErrorCode::kInvalidConfig, "job {}: env must be a mapping of NAME: value",
+                          job.name);
       }
       for (const auto& entry : env) {
         if (!entry.second.IsScalar()) {
-          return make_error(ErrorCode::kInvalidConfig,
-                            "job {}: env.{} must be a string", job.name,
+          return make_error(ErrorCode::kInvalidConfig, "job {}: env.{} must be a string", job.name,
                             entry.first.as<std::string>());
         }
         options.env[entry.first.as<std::string>()] = entry.second.as<std::string>();

@@ -24,8 +24,8 @@ void register_fs(engine::Registry& registry) {
                  .description = "megasync never writes here; health checks test reads only.",
                  .default_value = "false"},
   };
-  type.create = [](const config::EndpointConfig& endpoint, const config::Config& config)
-      -> Result<std::shared_ptr<engine::Endpoint>> {
+  type.create = [](const config::EndpointConfig& endpoint,
+                   const config::Config& config) -> Result<std::shared_ptr<engine::Endpoint>> {
     fs::FsOptions options;
     options.root = config.resolve_path(endpoint.options.string("path"));
     options.create = endpoint.options.boolean("create");

@@ -5,6 +5,10 @@
 
 #include <memory>
 
+#include "connectors/sqlite/db.h"
+#include "connectors/sqlite/sink.h"
+#include "connectors/sqlite/source.h"
+
 namespace megasync::connectors::sqlite {
 
 Status SqliteEndpoint::probe(Deadline /*deadline*/) {
@@ -28,8 +32,8 @@ Status SqliteEndpoint::probe(Deadline /*deadline*/) {
   }
   sqlite3_busy_timeout(db.get(), static_cast<int>(options_.busy_timeout.count()));
   char* message = nullptr;
-  const int query = sqlite3_exec(db.get(), "SELECT count(*) FROM sqlite_master", nullptr, nullptr,
-                                 &message);
+  const int query =
+      sqlite3_exec(db.get(), "SELECT count(*) FROM sqlite_master", nullptr, nullptr, &message);
   if (query != SQLITE_OK) {
     std::string text = message != nullptr ? message : sqlite3_errstr(query);
     sqlite3_free(message);
@@ -38,6 +42,35 @@ Status SqliteEndpoint::probe(Deadline /*deadline*/) {
                       "{} is not a usable SQLite database: {}", options_.path, text);
   }
   return ok();
+}
+
+Result<std::unique_ptr<RecordSource>> SqliteEndpoint::open_record_source(
+    const engine::SourceRequest& request) {
+  Result<std::unique_ptr<Connection>> db = Connection::open(
+      options_.path, /*create=*/false, static_cast<int>(options_.busy_timeout.count()));
+  if (!db) {
+    return fail(db.error());
+  }
+  auto source = std::make_unique<SqliteSource>(std::move(*db), request.job, request.collections);
+  // Fails early on a missing table or one without a key, before any trigger exists.
+  if (Result<std::vector<CollectionSchema>> schemas = source->describe(); !schemas) {
+    return fail(schemas.error());
+  }
+  return std::unique_ptr<RecordSource>(std::move(source));
+}
+
+Result<std::unique_ptr<RecordSink>> SqliteEndpoint::open_record_sink(
+    const engine::SinkRequest& /*request*/) {
+  Result<std::unique_ptr<Connection>> db = Connection::open(
+      options_.path, options_.create, static_cast<int>(options_.busy_timeout.count()));
+  if (!db) {
+    return fail(db.error());
+  }
+  Result<std::unique_ptr<SqliteSink>> sink = SqliteSink::create(std::move(*db));
+  if (!sink) {
+    return fail(sink.error());
+  }
+  return std::unique_ptr<RecordSink>(std::move(*sink));
 }
 
 }  // namespace megasync::connectors::sqlite

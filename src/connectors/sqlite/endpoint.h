@@ -25,6 +25,12 @@ class SqliteEndpoint : public engine::Endpoint {
   std::string type() const override { return "sqlite"; }
   // Ok when the file opens as a SQLite database and answers a query.
   Status probe(Deadline deadline) override;
+  // A trigger-based change capture over the requested tables (source.h). Fails
+  // when the file is missing or a table is missing or has no PRIMARY KEY.
+  Result<std::unique_ptr<RecordSource>> open_record_source(
+      const engine::SourceRequest& request) override;
+  // Upserts into tables of this file (sink.h); creates the file when `create`.
+  Result<std::unique_ptr<RecordSink>> open_record_sink(const engine::SinkRequest& request) override;
   const SqliteOptions& options() const { return options_; }
 
  private:

@@ -11,11 +11,11 @@ void register_sqlite(engine::Registry& registry) {
   type.name = "sqlite";
   type.schema.description = "A SQLite database file.";
   type.schema.options = {
-      OptionSpec{.name = "path",
-                 .type = OptionType::kString,
-                 .description =
-                     "The database file; relative paths are relative to the config file.",
-                 .required = true},
+      OptionSpec{
+          .name = "path",
+          .type = OptionType::kString,
+          .description = "The database file; relative paths are relative to the config file.",
+          .required = true},
       OptionSpec{.name = "create",
                  .type = OptionType::kBool,
                  .description = "Create the file when a job first writes to it.",
@@ -25,8 +25,8 @@ void register_sqlite(engine::Registry& registry) {
                  .description = "How long to wait for a lock held by another connection.",
                  .default_value = "5s"},
   };
-  type.create = [](const config::EndpointConfig& endpoint, const config::Config& config)
-      -> Result<std::shared_ptr<engine::Endpoint>> {
+  type.create = [](const config::EndpointConfig& endpoint,
+                   const config::Config& config) -> Result<std::shared_ptr<engine::Endpoint>> {
     sqlite::SqliteOptions options;
     options.path = config.resolve_path(endpoint.options.string("path"));
     options.create = endpoint.options.boolean("create");

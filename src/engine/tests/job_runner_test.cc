@@ -97,8 +97,8 @@ class JobRunnerTest : public ::testing::Test {
     auto kind = std::make_unique<JobKind>();
     kind->name = "fake";
     kind->engine = "builtin";
-    kind->create = [this, name, body](const config::JobConfig&, const BuildContext&)
-        -> Result<std::unique_ptr<Job>> {
+    kind->create = [this, name, body](const config::JobConfig&,
+                                      const BuildContext&) -> Result<std::unique_ptr<Job>> {
       return std::make_unique<FakeJob>(name, body, board_);
     };
     RunnerServices services;
@@ -106,7 +106,6 @@ class JobRunnerTest : public ::testing::Test {
     services.events = &bus_;
     services.metrics = &metrics_;
     services.job_metrics = &job_metrics_;
-    services.hard_stop = hard_stop_.token();
     runners_.push_back(
         std::make_unique<JobRunner>(job, *kind, BuildContext{}, std::move(services)));
     kinds_.push_back(std::move(kind));
@@ -133,7 +132,6 @@ class JobRunnerTest : public ::testing::Test {
   monitor::MetricsRegistry metrics_;
   events::Bus bus_;
   JobMetrics job_metrics_;
-  CancelSource hard_stop_;
   std::vector<std::unique_ptr<JobKind>> kinds_;
   std::vector<std::unique_ptr<JobRunner>> runners_;
 };
@@ -142,8 +140,8 @@ TEST_F(JobRunnerTest, AFailingJobDoesNotStopAnother) {
   JobRunner& bad = add("bad", milliseconds(20), milliseconds(1000), [](RunContext&) {
     return Status(make_error(ErrorCode::kPermanent, "table missing"));
   });
-  JobRunner& good = add("good", milliseconds(20), milliseconds(1000),
-                        [](RunContext&) { return ok(); });
+  JobRunner& good =
+      add("good", milliseconds(20), milliseconds(1000), [](RunContext&) { return ok(); });
   bad.start();
   good.start();
   ASSERT_TRUE(board_.wait([&] { return board_.runs["good"] >= 3 && board_.runs["bad"] >= 3; }));
@@ -162,8 +160,8 @@ TEST_F(JobRunnerTest, AFailingJobDoesNotStopAnother) {
 
 TEST_F(JobRunnerTest, AHungRunIsAbandonedAtItsDeadlineAndOthersKeepTheirSchedule) {
   JobRunner& hung = add("hung", milliseconds(3'600'000), milliseconds(100), hang());
-  JobRunner& ticker = add("ticker", milliseconds(10), milliseconds(1000),
-                          [](RunContext&) { return ok(); });
+  JobRunner& ticker =
+      add("ticker", milliseconds(10), milliseconds(1000), [](RunContext&) { return ok(); });
   hung.start();
   ticker.start();
   // The hung run is reported once its deadline and the abandon grace have passed.
@@ -209,11 +207,10 @@ TEST_F(JobRunnerTest, RetryableFailuresAreRetriedWithinOneRun) {
 }
 
 TEST_F(JobRunnerTest, TriggerRunsAJobWithoutInterval) {
-  JobRunner& manual = add("manual", milliseconds(0), milliseconds(1000),
-                          [](RunContext& ctx) {
-                            ctx.progress->add_records("replica", 5);
-                            return ok();
-                          });
+  JobRunner& manual = add("manual", milliseconds(0), milliseconds(1000), [](RunContext& ctx) {
+    ctx.progress->add_records("replica", 5);
+    return ok();
+  });
   manual.start();
   EXPECT_EQ(board_.runs_of("manual"), 0);
   ASSERT_TRUE(manual.trigger("api"));
@@ -228,20 +225,36 @@ TEST_F(JobRunnerTest, TriggerRunsAJobWithoutInterval) {
 }
 
 TEST_F(JobRunnerTest, StopWaitsForTheInFlightRunThenHardStopCancelsIt) {
-  JobRunner& slow = add("slow", milliseconds(3'600'000), milliseconds(60'000),
-                        [](RunContext& ctx) {
-                          // Cooperative: returns when cancelled.
-                          ctx.cancel.wait_until(Deadline::never());
-                          return Status(make_error(ErrorCode::kCancelled, "stopped"));
-                        });
+  JobRunner& slow = add("slow", milliseconds(3'600'000), milliseconds(60'000), [](RunContext& ctx) {
+    // Cooperative: returns when cancelled.
+    ctx.cancel.wait_until(Deadline::never());
+    return Status(make_error(ErrorCode::kCancelled, "stopped"));
+  });
   slow.start();
   ASSERT_TRUE(board_.wait([&] { return board_.active == 1; }));
-  slow.request_stop();
-  hard_stop_.cancel();  // the daemon's grace period is over
-  slow.stop(Deadline::after(milliseconds(0)));
+  // The grace period passes while the run is in flight: it is cancelled.
+  slow.stop(Deadline::after(milliseconds(50)));
   auto runs = runs_of("slow");
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0].outcome, state::Outcome::kCancelled);
+}
+
+TEST_F(JobRunnerTest, StopLetsARunFinishWithinTheGracePeriod) {
+  JobRunner& finishing =
+      add("finishing", milliseconds(3'600'000), milliseconds(60'000), [this](RunContext&) {
+        // Finishes once the test has asked the runner to stop.
+        std::unique_lock lock(board_.mutex);
+        board_.cv.wait(lock, [&] { return board_.release_hung; });
+        return ok();
+      });
+  finishing.start();
+  ASSERT_TRUE(board_.wait([&] { return board_.active == 1; }));
+  finishing.request_stop();
+  board_.release();
+  finishing.stop(Deadline::after(milliseconds(30'000)));
+  auto runs = runs_of("finishing");
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].outcome, state::Outcome::kSucceeded);
 }
 
 }  // namespace

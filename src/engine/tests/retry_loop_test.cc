@@ -18,7 +18,9 @@ BackoffPolicy policy(int attempts) {
   return p;
 }
 
-Status retryable() { return make_error(ErrorCode::kRetryable, "connection reset"); }
+Status retryable() {
+  return make_error(ErrorCode::kRetryable, "connection reset");
+}
 
 TEST(RetryLoop, FirstSuccessMakesOneAttemptAndNoWait) {
   std::mt19937_64 rng(1);

@@ -231,7 +231,9 @@ TEST_F(SqliteStoreTest, EventsRoundTripAndFilter) {
 
   using Ids = std::vector<std::int64_t>;
   EXPECT_EQ(event_ids({0, "", "", 100}), (Ids{wild, other, sync_users, sync_orders, *id}));
-  EXPECT_EQ(event_ids({sync_orders, "", "", 100}), (Ids{wild, other, sync_users}));
+  // Paging forward from a cursor: oldest first, so a small limit misses nothing.
+  EXPECT_EQ(event_ids({sync_orders, "", "", 100}), (Ids{sync_users, other, wild}));
+  EXPECT_EQ(event_ids({sync_orders, "", "", 1}), (Ids{sync_users}));
   EXPECT_EQ(event_ids({0, "sync.*", "", 100}), (Ids{sync_users, sync_orders}));
   EXPECT_EQ(event_ids({0, "sync*", "", 100}), (Ids{wild, other, sync_users, sync_orders}));
   EXPECT_EQ(event_ids({0, "sync_%*", "", 100}), (Ids{wild}));

@@ -10,8 +10,8 @@
 namespace megasync::connectors::command {
 namespace {
 
-Status run(std::vector<std::string> argv, Deadline deadline = Deadline::after(
-                                              std::chrono::seconds(20))) {
+Status run(std::vector<std::string> argv,
+           Deadline deadline = Deadline::after(std::chrono::seconds(20))) {
   CommandJob job({std::move(argv), "", {}});
   engine::RunProgress progress;
   engine::RunContext ctx;
@@ -21,7 +21,9 @@ Status run(std::vector<std::string> argv, Deadline deadline = Deadline::after(
   return job.run(ctx);
 }
 
-TEST(CommandJob, ExitZeroSucceeds) { EXPECT_TRUE(run({"true"})); }
+TEST(CommandJob, ExitZeroSucceeds) {
+  EXPECT_TRUE(run({"true"}));
+}
 
 TEST(CommandJob, TempFailIsRetryable) {
   Status status = run({"sh", "-c", "exit 75"});
@@ -30,7 +32,8 @@ TEST(CommandJob, TempFailIsRetryable) {
 }
 
 TEST(CommandJob, OtherFailureIsPermanentAndCarriesTheOutput) {
-  Status status = run({"sh", "-c", "echo first; echo 'relation orders does not exist' >&2; exit 3"});
+  Status status =
+      run({"sh", "-c", "echo first; echo 'relation orders does not exist' >&2; exit 3"});
   ASSERT_FALSE(status);
   EXPECT_EQ(status.error().code(), ErrorCode::kPermanent);
   EXPECT_NE(status.error().message().find("exit status 3"), std::string::npos);
@@ -46,8 +49,8 @@ TEST(CommandJob, MissingProgramFails) {
 TEST(CommandJob, DeadlineKillsTheProcessGroup) {
   const SteadyTime start = SteadyClock::now();
   // The child's own child (sleep) must die too, or the pipe would stay open.
-  Status status = run({"sh", "-c", "sleep 30; echo done"},
-                      Deadline::after(std::chrono::milliseconds(200)));
+  Status status =
+      run({"sh", "-c", "sleep 30; echo done"}, Deadline::after(std::chrono::milliseconds(200)));
   ASSERT_FALSE(status);
   EXPECT_EQ(status.error().code(), ErrorCode::kCancelled);
   EXPECT_LT(SteadyClock::now() - start, std::chrono::seconds(10));
@@ -85,14 +88,14 @@ TEST(CommandConfig, ValidInvalidAndUnknownKeys) {
   EXPECT_EQ(good.config->jobs[0].options.strings("command").size(), 3u);
   EXPECT_EQ(good.config->jobs[0].interval, std::chrono::seconds(60));
 
-  auto missing = config::load_from_string("jobs:\n  vacuum:\n    kind: command\n", "/tmp/x.yaml",
-                                          schema, {});
+  auto missing =
+      config::load_from_string("jobs:\n  vacuum:\n    kind: command\n", "/tmp/x.yaml", schema, {});
   ASSERT_EQ(missing.errors.size(), 1u);
   EXPECT_NE(missing.errors[0].message.find("command"), std::string::npos);
 
   auto unknown = config::load_from_string(
-      "jobs:\n  vacuum:\n    kind: command\n    command: [x]\n    workdri: /tmp\n",
-      "/tmp/x.yaml", schema, {});
+      "jobs:\n  vacuum:\n    kind: command\n    command: [x]\n    workdri: /tmp\n", "/tmp/x.yaml",
+      schema, {});
   ASSERT_EQ(unknown.errors.size(), 1u);
   EXPECT_NE(unknown.errors[0].message.find("workdir"), std::string::npos);
   EXPECT_EQ(unknown.errors[0].where.line, 5);

@@ -1,10 +1,10 @@
-#include "connectors/fs/endpoint.h"
-
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
+
+#include "connectors/fs/endpoint.h"
 
 namespace megasync::connectors::fs {
 namespace {

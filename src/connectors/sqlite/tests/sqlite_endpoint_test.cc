@@ -1,11 +1,11 @@
-#include "connectors/sqlite/endpoint.h"
-
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
+
+#include "connectors/sqlite/endpoint.h"
 
 namespace megasync::connectors::sqlite {
 namespace {

@@ -1,0 +1,196 @@
+// FsObjectStore::write: the atomic replace (temp file, fsync, rename, fsync of
+// the directory), so that a reader or a crash sees the old file or the whole
+// new one.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "connectors/fs/object_store.h"
+#include "connectors/fs/paths.h"
+
+namespace megasync::connectors::fs {
+namespace {
+
+constexpr std::size_t kChunk = 1 << 20;
+
+std::string io_error(std::string_view what, const std::string& file) {
+  return fmt::format("{} {}: {}", what, file, std::strerror(errno));
+}
+
+// Owns the temp file until it is renamed into place; removes it otherwise.
+class TempFile {
+ public:
+  explicit TempFile(std::string dir) : path_(std::move(dir) + "/.megasync-tmp-XXXXXX") {
+    fd_ = ::mkostemp(path_.data(), O_CLOEXEC);
+  }
+  ~TempFile() {
+    close();
+    if (!renamed_) {
+      ::unlink(path_.c_str());
+    }
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+  int close() {
+    int rc = 0;
+    if (fd_ >= 0) {
+      rc = ::close(fd_);
+      fd_ = -1;
+    }
+    return rc;
+  }
+  void mark_renamed() { renamed_ = true; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  bool renamed_ = false;
+};
+
+Status write_all(int fd, const char* data, std::size_t size, const std::string& file) {
+  while (size > 0) {
+    const ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      // A full disk or a quota clears when space is freed: worth a retry.
+      return make_error(ErrorCode::kRetryable, "{}", io_error("write", file));
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return ok();
+}
+
+std::string hex(const unsigned char* digest, unsigned int length) {
+  std::string out;
+  out.reserve(length * 2);
+  for (unsigned int i = 0; i < length; ++i) {
+    out += fmt::format("{:02x}", digest[i]);
+  }
+  return out;
+}
+
+Status fsync_dir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    return make_error(ErrorCode::kRetryable, "{}", io_error("open", dir));
+  }
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) {
+    return make_error(ErrorCode::kRetryable, "{}", io_error("fsync", dir));
+  }
+  return ok();
+}
+
+}  // namespace
+
+Result<ObjectInfo> FsObjectStore::write(std::string_view path, ByteSource& in,
+                                        const ObjectMeta& meta) {
+  if (Status writable = check_writable(path); !writable) {
+    return fail(writable.error());
+  }
+  if (Status parents = check_parents(root_, path); !parents) {
+    return fail(parents.error());
+  }
+  const std::string full = full_path(path);
+  const std::string dir = full.substr(0, full.rfind('/'));
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return make_error(ErrorCode::kRetryable, "create directory {}: {}", dir, ec.message());
+  }
+  TempFile temp(dir);
+  if (temp.fd() < 0) {
+    return make_error(ErrorCode::kRetryable, "{}", io_error("create temp file in", dir));
+  }
+
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> sha(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(sha.get(), EVP_sha256(), nullptr);
+  std::vector<char> buffer(kChunk);
+  std::uint64_t size = 0;
+  while (true) {
+    Result<std::size_t> n = in.read(buffer.data(), buffer.size());
+    if (!n) {
+      return fail(n.error());  // the source's code: kNotFound tells a vanished source
+    }
+    if (*n == 0) {
+      break;
+    }
+    if (Status status = write_all(temp.fd(), buffer.data(), *n, temp.path()); !status) {
+      return fail(status.error());
+    }
+    EVP_DigestUpdate(sha.get(), buffer.data(), *n);
+    size += *n;
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_length = 0;
+  EVP_DigestFinal_ex(sha.get(), digest, &digest_length);
+  const std::string sha256 = hex(digest, digest_length);
+  if (!meta.sha256.empty() && meta.sha256 != sha256) {
+    return make_error(ErrorCode::kRetryable,
+                      "{}: content SHA-256 {} does not match the source's {}", full, sha256,
+                      meta.sha256);
+  }
+
+  // mkstemp makes 0600; synced files are ordinary readable files.
+  if (::fchmod(temp.fd(), 0644) != 0) {
+    return make_error(ErrorCode::kRetryable, "{}", io_error("chmod", temp.path()));
+  }
+  if (meta.mtime != WallTime{}) {
+    const auto ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(meta.mtime.time_since_epoch()).count();
+    struct timespec times[2];
+    times[0].tv_sec = 0;
+    times[0].tv_nsec = UTIME_OMIT;
+    times[1].tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+    times[1].tv_nsec = static_cast<long>(ns % 1'000'000'000);
+    if (times[1].tv_nsec < 0) {
+      times[1].tv_sec -= 1;
+      times[1].tv_nsec += 1'000'000'000;
+    }
+    if (::futimens(temp.fd(), times) != 0) {
+      return make_error(ErrorCode::kRetryable, "{}", io_error("set mtime of", temp.path()));
+    }
+  }
+  if (::fsync(temp.fd()) != 0) {
+    return make_error(ErrorCode::kRetryable, "{}", io_error("fsync", temp.path()));
+  }
+  struct stat st {};
+  if (::fstat(temp.fd(), &st) != 0) {
+    return make_error(ErrorCode::kRetryable, "{}", io_error("stat", temp.path()));
+  }
+  if (temp.close() != 0) {
+    return make_error(ErrorCode::kRetryable, "{}", io_error("close", temp.path()));
+  }
+  if (::rename(temp.path().c_str(), full.c_str()) != 0) {
+    return make_error(ErrorCode::kRetryable, "{}", io_error("rename into", full));
+  }
+  temp.mark_renamed();
+  // The rename is durable only once the directory is.
+  if (Status synced = fsync_dir(dir); !synced) {
+    return fail(synced.error());
+  }
+  ObjectInfo info;
+  info.path = std::string(path);
+  info.size = size;
+  info.mtime = WallTime(std::chrono::duration_cast<WallClock::duration>(
+      std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+  info.sha256 = sha256;
+  return info;
+}
+
+}  // namespace megasync::connectors::fs

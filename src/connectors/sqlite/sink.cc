@@ -1,0 +1,150 @@
+#include "connectors/sqlite/sink.h"
+
+#include <fmt/format.h>
+
+#include <set>
+
+#include "connectors/sqlite/schema.h"
+
+namespace megasync::connectors::sqlite {
+
+Result<std::unique_ptr<SqliteSink>> SqliteSink::create(std::unique_ptr<Connection> db) {
+  // WAL keeps readers of the target unblocked; FULL makes every commit durable.
+  if (Status s = db->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"); !s) {
+    return fail(s.error().with_context("configure target"));
+  }
+  return std::unique_ptr<SqliteSink>(new SqliteSink(std::move(db)));
+}
+
+Status SqliteSink::prepare(const std::vector<CollectionSchema>& schemas) {
+  for (const CollectionSchema& schema : schemas) {
+    Result<CollectionSchema> existing = describe_table(*db_, schema.name);
+    if (!existing && existing.error().code() == ErrorCode::kNotFound) {
+      std::string sql = fmt::format("CREATE TABLE {} (", quote_ident(schema.name));
+      for (const Column& column : schema.columns) {
+        sql += fmt::format("{} {}, ", quote_ident(column.name), declared_type(column.type));
+      }
+      sql += "PRIMARY KEY (";
+      for (std::size_t i = 0; i < schema.primary_key.size(); ++i) {
+        sql += (i == 0 ? "" : ", ") + quote_ident(schema.primary_key[i]);
+      }
+      sql += "))";
+      if (Status s = db_->exec(sql); !s) {
+        return fail(s.error().with_context(fmt::format("create table {}", schema.name)));
+      }
+    } else if (!existing) {
+      return fail(existing.error().with_context(fmt::format("prepare table {}", schema.name)));
+    } else {
+      for (const Column& column : schema.columns) {
+        if (existing->column(column.name) != nullptr) {
+          continue;
+        }
+        const std::string sql =
+            fmt::format("ALTER TABLE {} ADD COLUMN {} {}", quote_ident(schema.name),
+                        quote_ident(column.name), declared_type(column.type));
+        if (Status s = db_->exec(sql); !s) {
+          return fail(
+              s.error().with_context(fmt::format("add column {} to {}", column.name, schema.name)));
+        }
+      }
+    }
+    schemas_[schema.name] = schema;
+  }
+  return ok();
+}
+
+Result<Statement*> SqliteSink::statement(const std::string& sql) {
+  auto found = statements_.find(sql);
+  if (found == statements_.end()) {
+    Result<Statement> prepared = db_->prepare(sql);
+    if (!prepared) {
+      return fail(prepared.error());
+    }
+    found = statements_.emplace(sql, std::move(*prepared)).first;
+  }
+  found->second.reset();
+  return &found->second;
+}
+
+Status SqliteSink::apply_change(const Change& change) {
+  auto schema_it = schemas_.find(change.collection);
+  if (schema_it == schemas_.end()) {
+    return make_error(ErrorCode::kPermanent, "table {} was not prepared", change.collection);
+  }
+  const CollectionSchema& schema = schema_it->second;
+  const std::string table = quote_ident(schema.name);
+  if (change.op == Op::kTruncate) {
+    return db_->exec(fmt::format("DELETE FROM {}", table));
+  }
+  if (change.key.size() != schema.primary_key.size()) {
+    return make_error(ErrorCode::kPermanent, "table {}: a change has {} key values, expected {}",
+                      schema.name, change.key.size(), schema.primary_key.size());
+  }
+  std::string sql;
+  std::vector<const Value*> values;
+  if (change.op == Op::kDelete) {
+    sql = fmt::format("DELETE FROM {} WHERE ", table);
+    for (std::size_t i = 0; i < schema.primary_key.size(); ++i) {
+      sql += fmt::format("{}{} = ?", i == 0 ? "" : " AND ", quote_ident(schema.primary_key[i]));
+      values.push_back(&change.key[i]);
+    }
+  } else {
+    // The key columns come from change.key; every other column only when present,
+    // so that a column the source could not read keeps its value.
+    std::set<std::string> keys(schema.primary_key.begin(), schema.primary_key.end());
+    std::string columns;
+    std::string placeholders;
+    std::string updates;
+    for (std::size_t i = 0; i < schema.primary_key.size(); ++i) {
+      columns += (i == 0 ? "" : ", ") + quote_ident(schema.primary_key[i]);
+      placeholders += i == 0 ? "?" : ", ?";
+      values.push_back(&change.key[i]);
+    }
+    for (const auto& [name, value] : change.fields) {
+      if (keys.count(name) != 0) {
+        continue;
+      }
+      columns += ", " + quote_ident(name);
+      placeholders += ", ?";
+      updates += fmt::format("{}{} = excluded.{}", updates.empty() ? "" : ", ", quote_ident(name),
+                             quote_ident(name));
+      values.push_back(&value);
+    }
+    std::string conflict;
+    for (std::size_t i = 0; i < schema.primary_key.size(); ++i) {
+      conflict += (i == 0 ? "" : ", ") + quote_ident(schema.primary_key[i]);
+    }
+    sql =
+        fmt::format("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO {}", table, columns,
+                    placeholders, conflict, updates.empty() ? "NOTHING" : "UPDATE SET " + updates);
+  }
+  Result<Statement*> stmt = statement(sql);
+  if (!stmt) {
+    return fail(stmt.error().with_context(fmt::format("table {}", schema.name)));
+  }
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (Status s = (*stmt)->bind(static_cast<int>(i + 1), *values[i]); !s) {
+      return s;
+    }
+  }
+  return with_context((*stmt)->run(), fmt::format("{} into {}", to_string(change.op), schema.name));
+}
+
+Status SqliteSink::apply(const Batch& batch) {
+  if (Status s = db_->exec("BEGIN IMMEDIATE"); !s) {
+    return fail(s.error().with_context("apply batch"));
+  }
+  for (const Change& change : batch.changes) {
+    if (Status s = apply_change(change); !s) {
+      (void)db_->exec("ROLLBACK");
+      return fail(s.error().with_context("apply batch"));
+    }
+  }
+  if (Status s = db_->exec("COMMIT"); !s) {
+    (void)db_->exec("ROLLBACK");
+    return fail(s.error().with_context("apply batch"));
+  }
+  return ok();
+}
+
+}  // namespace megasync::connectors::sqlite

@@ -1,0 +1,43 @@
+// The sqlite record sink: upserts and deletes by primary key into tables of a
+// SQLite database, one transaction per batch.
+//
+// The target runs in WAL mode with synchronous=FULL, so a batch is durable when
+// apply() returns ok. Applying a batch twice leaves the same state.
+//
+// Created by SqliteEndpoint::open_record_sink on the job's thread, then used by
+// its target's thread only. Owns its own connection.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "connectors/sqlite/db.h"
+#include "core/record_source.h"
+
+namespace megasync::connectors::sqlite {
+
+class SqliteSink : public RecordSink {
+ public:
+  // Sets the journal mode and synchronous level on `db`.
+  static Result<std::unique_ptr<SqliteSink>> create(std::unique_ptr<Connection> db);
+
+  // Creates missing tables (columns mapped back from ColumnType, PRIMARY KEY
+  // kept) and adds missing columns to existing ones. Never drops anything.
+  Status prepare(const std::vector<CollectionSchema>& schemas) override;
+  // One transaction: INSERT .. ON CONFLICT(key) DO UPDATE of the columns present,
+  // DELETE by key, truncate as DELETE FROM. Rolls back on any error.
+  Status apply(const Batch& batch) override;
+
+ private:
+  explicit SqliteSink(std::unique_ptr<Connection> db) : db_(std::move(db)) {}
+  Status apply_change(const Change& change);
+  Result<Statement*> statement(const std::string& sql);
+
+  std::unique_ptr<Connection> db_;
+  std::map<std::string, CollectionSchema> schemas_;
+  std::map<std::string, Statement> statements_;  // prepared once per distinct SQL
+};
+
+}  // namespace megasync::connectors::sqlite

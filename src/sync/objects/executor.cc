@@ -1,0 +1,171 @@
+#include "sync/objects/executor.h"
+
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "sync/objects/pipe.h"
+#include "sync/objects/pool.h"
+
+namespace megasync::sync::objects {
+namespace {
+
+// In flight per copy: enough to keep both sides busy, small enough that
+// `transfers` copies of large files stay within a few tens of MiB.
+constexpr std::size_t kPipeCapacity = 4 << 20;
+
+struct CopyOutcome {
+  std::optional<ObjectInfo> written;  // set on success
+  bool vanished = false;
+  std::optional<Error> error;
+};
+
+CopyOutcome copy_one(const Action& action, ObjectStore& source, ObjectStore& target,
+                     const CancelToken& cancel) {
+  BytePipe pipe(kPipeCapacity, cancel);
+  Status read_status = ok();
+  std::thread producer([&] {
+    read_status = source.read(action.path, pipe.sink());
+    pipe.close(read_status);
+  });
+  ObjectMeta meta;
+  meta.mtime = action.source.mtime;
+  meta.sha256 = action.source.sha256;
+  meta.metadata = action.source.metadata;
+  Result<ObjectInfo> written = target.write(action.path, pipe.source(), meta);
+  if (!written) {
+    pipe.abort(written.error());
+  }
+  producer.join();
+
+  CopyOutcome outcome;
+  if (!read_status && read_status.error().code() == ErrorCode::kNotFound) {
+    outcome.vanished = true;
+  } else if (!written) {
+    outcome.error = std::move(written.error()).with_context("write");
+  } else if (!read_status) {
+    outcome.error = std::move(read_status.error()).with_context("read");
+  } else {
+    outcome.written = std::move(*written);
+  }
+  return outcome;
+}
+
+}  // namespace
+
+Result<ExecuteResult> execute(const Plan& plan, ObjectStore& source, ObjectStore& target,
+                              const ExecuteOptions& options, engine::RunContext& ctx) {
+  ExecuteResult result;
+  std::mutex mutex;  // guards result, failures, first_error
+  std::int64_t failures = 0;
+  std::optional<Error> first_error;
+  auto record_failure = [&](const Action& action, Error error) {
+    std::lock_guard lock(mutex);
+    ++failures;
+    spdlog::warn("job {}: {} {}: {}", ctx.job, to_string(action.kind), action.path,
+                 error.message());
+    if (!first_error) {
+      first_error =
+          std::move(error).with_context(fmt::format("{} {}", to_string(action.kind), action.path));
+    }
+  };
+
+  parallel_for(plan.actions.size(), options.transfers, ctx.cancel, [&](std::size_t i) {
+    const Action& action = plan.actions[i];
+    if (action.kind != ActionKind::kCopy && options.keep_versions > 0) {
+      if (Status kept = target.keep_version(action.path, options.keep_versions); !kept) {
+        record_failure(action, std::move(kept.error()).with_context("keep version"));
+        return;  // never replace or delete what we failed to keep
+      }
+    }
+    if (action.kind == ActionKind::kDelete) {
+      if (Status removed = target.remove(action.path); !removed) {
+        record_failure(action, std::move(removed.error()));
+        return;
+      }
+      std::lock_guard lock(mutex);
+      result.deleted.push_back(action.path);
+      if (ctx.progress != nullptr) {
+        ctx.progress->add_records(options.target_name, 1);
+      }
+      return;
+    }
+    CopyOutcome outcome = copy_one(action, source, target, ctx.cancel);
+    if (outcome.vanished) {
+      spdlog::warn("job {}: {} vanished from the source during the sync; skipped", ctx.job,
+                   action.path);
+      std::lock_guard lock(mutex);
+      result.vanished.push_back(action.path);
+      return;
+    }
+    if (outcome.error) {
+      record_failure(action, std::move(*outcome.error));
+      return;
+    }
+    std::lock_guard lock(mutex);
+    result.bytes += outcome.written->size;
+    if (ctx.progress != nullptr) {
+      ctx.progress->add_records(options.target_name, 1);
+      ctx.progress->add_bytes(options.target_name,
+                              static_cast<std::int64_t>(outcome.written->size));
+    }
+    result.written.emplace(action.path, std::move(*outcome.written));
+  });
+
+  if (ctx.cancel.cancelled()) {
+    return make_error(ErrorCode::kCancelled, "cancelled after {} of {} transfers",
+                      result.written.size() + result.deleted.size(), plan.actions.size());
+  }
+  if (first_error) {
+    return fail(
+        std::move(*first_error)
+            .with_context(fmt::format("{} of {} transfers failed", failures, plan.actions.size())));
+  }
+  return result;
+}
+
+Status check_applied(const ExecuteResult& result, ObjectStore& target) {
+  const std::set<std::string> deleted(result.deleted.begin(), result.deleted.end());
+  std::map<std::string, ObjectInfo> listed;
+  Status status = target.list("", [&](const ObjectInfo& info) {
+    if (result.written.contains(info.path) || deleted.contains(info.path)) {
+      listed.emplace(info.path, info);
+    }
+    return ok();
+  });
+  if (!status) {
+    return fail(std::move(status.error()).with_context("verify: list target"));
+  }
+  std::vector<std::string> problems;
+  for (const auto& [path, written] : result.written) {
+    auto it = listed.find(path);
+    if (it == listed.end()) {
+      problems.push_back(path + " is missing");
+    } else if (it->second.size != written.size) {
+      problems.push_back(
+          fmt::format("{} has {} bytes, {} written", path, it->second.size, written.size));
+    } else if (!it->second.sha256.empty() && !written.sha256.empty() &&
+               it->second.sha256 != written.sha256) {
+      problems.push_back(path + " has a different SHA-256");
+    }
+  }
+  for (const std::string& path : result.deleted) {
+    if (listed.contains(path)) {
+      problems.push_back(path + " is still there");
+    }
+  }
+  if (!problems.empty()) {
+    std::string shown;
+    for (std::size_t i = 0; i < problems.size() && i < 5; ++i) {
+      shown += (i == 0 ? "" : "; ") + problems[i];
+    }
+    return make_error(ErrorCode::kRetryable, "verify: {} of the synced objects do not match: {}",
+                      problems.size(), shown);
+  }
+  return ok();
+}
+
+}  // namespace megasync::sync::objects

@@ -1,0 +1,132 @@
+// Registers the record job kinds; the only file of the engine that touches the
+// registry.
+#include <fmt/format.h>
+
+#include "sync/records/record_sync_job.h"
+#include "sync/records/register.h"
+#include "transforms/build.h"
+
+namespace megasync::sync::records {
+namespace {
+
+struct KindDefaults {
+  const char* name;
+  const char* description;
+  int interval_seconds;
+  std::int64_t batch_size;
+  const char* upper;  // SYNC_INTERVAL_<upper>, BATCH_SIZE_<upper>, TIMEOUT_<upper>
+};
+
+std::vector<config::OptionSpec> record_options() {
+  using config::OptionSpec;
+  using config::OptionType;
+  return {
+      OptionSpec{.name = "source",
+                 .type = OptionType::kEndpoint,
+                 .description = "The endpoint to read records from (a record source).",
+                 .required = true},
+      OptionSpec{.name = "targets",
+                 .type = OptionType::kEndpointList,
+                 .description = "The endpoints to write records to; each has its own checkpoint.",
+                 .required = true},
+      OptionSpec{.name = "tables",
+                 .type = OptionType::kStringList,
+                 .description = "Tables (collections) to sync, by name or glob (\"sales_*\"). "
+                                "Default: all."},
+      OptionSpec{.name = "transforms",
+                 .type = OptionType::kObjectList,
+                 .description = "Rewrites applied in order between source and targets; see "
+                                "docs/transforms.md.",
+                 .fields = transforms::option_fields()},
+      OptionSpec{.name = "queue_batches",
+                 .type = OptionType::kInt,
+                 .description = "Batches queued per target before the source waits "
+                                "(backpressure).",
+                 .default_value = "4",
+                 .min = 1,
+                 .max = 1000},
+  };
+}
+
+engine::JobKind make_kind(const KindDefaults& defaults) {
+  engine::JobKind kind;
+  kind.name = defaults.name;
+  kind.engine = "records";
+  kind.schema.description = defaults.description;
+  kind.schema.default_interval = std::chrono::seconds(defaults.interval_seconds);
+  kind.schema.interval_variable = fmt::format("SYNC_INTERVAL_{}", defaults.upper);
+  kind.schema.default_batch_size = defaults.batch_size;
+  kind.schema.batch_size_variable = fmt::format("BATCH_SIZE_{}", defaults.upper);
+  kind.schema.default_timeout = std::chrono::minutes(10);
+  kind.schema.timeout_variable = fmt::format("TIMEOUT_{}", defaults.upper);
+  kind.schema.options = record_options();
+  kind.create = [](const config::JobConfig& job,
+                   const engine::BuildContext& build) -> Result<std::unique_ptr<engine::Job>> {
+    auto endpoint = [&](const std::string& name) -> std::shared_ptr<engine::Endpoint> {
+      auto found = build.endpoints.find(name);
+      return found == build.endpoints.end() ? nullptr : found->second;
+    };
+    RecordSyncOptions options;
+    options.job = job.name;
+    options.source_name = job.options.string("source");
+    options.source = endpoint(options.source_name);
+    if (options.source == nullptr) {
+      return make_error(ErrorCode::kInvalidConfig, "job {}: source endpoint {} is not defined",
+                        job.name, options.source_name);
+    }
+    for (const std::string& name : job.options.strings("targets")) {
+      std::shared_ptr<engine::Endpoint> target = endpoint(name);
+      if (target == nullptr) {
+        return make_error(ErrorCode::kInvalidConfig, "job {}: target endpoint {} is not defined",
+                          job.name, name);
+      }
+      if (name == options.source_name) {
+        return make_error(ErrorCode::kInvalidConfig,
+                          "job {}: endpoint {} cannot be both source and target", job.name, name);
+      }
+      options.targets.emplace_back(name, std::move(target));
+    }
+    if (options.targets.empty()) {
+      return make_error(ErrorCode::kInvalidConfig, "job {}: targets must name an endpoint",
+                        job.name);
+    }
+    if (job.options.has("tables")) {
+      options.tables = job.options.strings("tables");
+    }
+    options.batch_size = job.batch_size > 0 ? static_cast<std::size_t>(job.batch_size) : 1000;
+    options.queue_batches = static_cast<std::size_t>(job.options.integer("queue_batches"));
+    options.stop_when_caught_up = job.interval.count() > 0;
+    std::vector<config::Options> entries;
+    if (job.options.has("transforms")) {
+      entries = job.options.objects("transforms");
+    }
+    // Built once now so a bad transform is a config error, then afresh per run.
+    if (Result<transforms::Chain> chain = transforms::build_chain(entries); !chain) {
+      return fail(chain.error().with_context(fmt::format("job {}", job.name)));
+    }
+    auto config = build.config;  // keeps the option nodes alive with the job
+    auto make_chain = [entries, config]() {
+      Result<transforms::Chain> chain = transforms::build_chain(entries);
+      return chain ? std::move(*chain) : transforms::Chain();
+    };
+    return std::make_unique<RecordSyncJob>(std::move(options), std::move(make_chain));
+  };
+  return kind;
+}
+
+}  // namespace
+
+void register_record_sync(engine::Registry& registry) {
+  const KindDefaults kinds[] = {
+      {"database", "Replicates tables from a database to databases: snapshot, then changes.", 30,
+       1000, "DATABASE"},
+      {"cache", "Keeps caches in step with a record source.", 20, 50, "CACHE"},
+      {"messages", "Moves records between message systems and databases.", 15, 100, "MESSAGES"},
+      {"search", "Keeps search indexes in step with a record source.", 25, 500, "SEARCH"},
+  };
+  for (const KindDefaults& defaults : kinds) {
+    registry.add_job_kind(make_kind(defaults));
+  }
+}
+
+}  // namespace megasync::sync::records

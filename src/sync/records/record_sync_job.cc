@@ -1,0 +1,219 @@
+#include "sync/records/record_sync_job.h"
+
+#include <fmt/format.h>
+
+#include <optional>
+
+#include "state/state_store.h"
+#include "sync/records/target_worker.h"
+
+namespace megasync::sync::records {
+namespace {
+
+// Where the run starts: the earliest checkpoint over targets, or a snapshot when
+// any target has none. Re-sending a target what it already has is harmless
+// because apply is idempotent; a target that never had a snapshot has no
+// other way to get the rows that will never appear in the log again.
+struct StartPoint {
+  std::optional<Position> resume;                   // nullopt: snapshot
+  std::vector<std::optional<Position>> per_target;  // each target's own checkpoint
+};
+
+Result<StartPoint> find_start(const RecordSyncOptions& options, state::StateStore* store,
+                              const RecordSource& source) {
+  StartPoint start;
+  bool all = true;
+  for (const auto& [name, endpoint] : options.targets) {
+    std::optional<Position> position;
+    if (store != nullptr) {
+      Result<std::optional<state::Checkpoint>> checkpoint =
+          store->get_checkpoint(options.job, name);
+      if (!checkpoint) {
+        return fail(checkpoint.error().with_context(fmt::format("checkpoint of {}", name)));
+      }
+      if (*checkpoint) {
+        position = (*checkpoint)->position;
+      }
+    }
+    all = all && position.has_value();
+    if (position && (!start.resume || source.compare(*position, *start.resume) < 0)) {
+      start.resume = position;
+    }
+    start.per_target.push_back(std::move(position));
+  }
+  if (!all) {
+    start.resume.reset();
+    for (auto& position : start.per_target) {
+      position.reset();
+    }
+  }
+  return start;
+}
+
+}  // namespace
+
+Status RecordSyncJob::run(engine::RunContext& ctx) {
+  const std::string source_context = fmt::format("source {}", options_.source_name);
+  Result<std::unique_ptr<RecordSource>> opened =
+      options_.source->open_record_source({.job = options_.job, .collections = options_.tables});
+  if (!opened) {
+    return fail(opened.error().with_context(source_context));
+  }
+  RecordSource& source = **opened;
+  Result<std::vector<CollectionSchema>> described = source.describe();
+  if (!described) {
+    return fail(described.error().with_context(source_context));
+  }
+  transforms::Chain chain = make_transforms_();
+  Result<std::vector<CollectionSchema>> schemas = chain.apply_schemas(std::move(*described));
+  if (!schemas) {
+    return fail(schemas.error());
+  }
+  Result<StartPoint> start = find_start(options_, ctx.store, source);
+  if (!start) {
+    return fail(start.error());
+  }
+  if (ctx.dry_run) {
+    if (ctx.progress != nullptr) {
+      ctx.progress->set_phase(fmt::format("dry run: {} tables, {}", schemas->size(),
+                                          start->resume ? "resume" : "snapshot"));
+    }
+    return ok();
+  }
+
+  // Sinks are opened and prepared before anything is read, so a target that
+  // cannot take the schema fails the run before the source moves.
+  std::vector<std::unique_ptr<TargetWorker>> workers;
+  for (std::size_t i = 0; i < options_.targets.size(); ++i) {
+    const auto& [name, endpoint] = options_.targets[i];
+    Result<std::unique_ptr<RecordSink>> sink =
+        endpoint->open_record_sink({.job = options_.job, .target = name});
+    if (!sink) {
+      return fail(sink.error().with_context(fmt::format("target {}", name)));
+    }
+    if (Status s = (*sink)->prepare(*schemas); !s) {
+      return fail(s.error().with_context(fmt::format("target {}: prepare", name)));
+    }
+    workers.push_back(std::make_unique<TargetWorker>(
+        TargetSettings{.job = options_.job,
+                       .target = name,
+                       .queue_batches = std::max<std::size_t>(options_.queue_batches, 1),
+                       .store = ctx.store,
+                       .progress = ctx.progress,
+                       .durable = start->per_target[i]},
+        std::move(*sink)));
+  }
+  if (Status s = source.open(start->resume); !s) {
+    return fail(s.error().with_context(source_context));
+  }
+  if (ctx.progress != nullptr) {
+    ctx.progress->set_phase(start->resume ? "streaming" : "snapshot");
+  }
+
+  std::optional<Position> released;
+  auto release = [&]() -> Status {
+    std::optional<Position> lowest;
+    for (const auto& worker : workers) {
+      std::optional<Position> durable = worker->durable();
+      if (!durable) {
+        return ok();  // a target with nothing durable yet holds everything back
+      }
+      if (!lowest || source.compare(*durable, *lowest) < 0) {
+        lowest = durable;
+      }
+    }
+    if (!lowest || (released && source.compare(*lowest, *released) <= 0)) {
+      return ok();
+    }
+    released = lowest;
+    return with_context(source.release(*lowest), source_context + ": release");
+  };
+
+  std::optional<Error> source_error;
+  bool cancelled = false;
+  while (true) {
+    if (ctx.cancel.cancelled()) {
+      cancelled = true;
+      break;
+    }
+    bool any_failed = false;
+    for (const auto& worker : workers) {
+      any_failed = any_failed || worker->error().has_value();
+    }
+    // A failed target stops reading: the others finish what is queued for them.
+    if (any_failed || ctx.deadline.expired()) {
+      break;
+    }
+    const Deadline until = options_.stop_when_caught_up
+                               ? Deadline::after(std::chrono::milliseconds(0))
+                               : Deadline::after(std::chrono::seconds(1)).min(ctx.deadline);
+    Result<std::optional<Batch>> next =
+        source.next(until, std::max<std::size_t>(options_.batch_size, 1));
+    if (!next) {
+      source_error = next.error().with_context(source_context);
+      break;
+    }
+    if (!*next) {
+      if (ctx.progress != nullptr) {
+        ctx.progress->set_phase("streaming");
+      }
+      if (options_.stop_when_caught_up) {
+        break;
+      }
+      (void)release();
+      continue;
+    }
+    Batch& batch = **next;
+    if (Status s = chain.apply(batch); !s) {
+      source_error = s.error();
+      break;
+    }
+    auto shared = std::make_shared<const Batch>(std::move(batch));
+    for (std::size_t i = 0; i < workers.size(); ++i) {
+      // A target already past this batch (it ran ahead of another) skips it.
+      const std::optional<Position>& own = start->per_target[i];
+      if (!shared->end.empty() && own && source.compare(shared->end, *own) <= 0) {
+        continue;
+      }
+      if (!workers[i]->push(shared, ctx.cancel) && ctx.cancel.cancelled()) {
+        cancelled = true;
+      }
+    }
+    if (cancelled) {
+      break;
+    }
+    if (Status s = release(); !s) {
+      source_error = s.error();
+      break;
+    }
+  }
+
+  for (const auto& worker : workers) {
+    worker->close(/*abandon=*/cancelled);
+  }
+  if (!source_error && !cancelled) {
+    if (Status s = release(); !s) {
+      source_error = s.error();
+    }
+  }
+  std::string failures;
+  for (const auto& worker : workers) {
+    if (std::optional<Error> error = worker->error()) {
+      failures += fmt::format("{}target {}: {}", failures.empty() ? "" : "; ", worker->target(),
+                              error->message());
+    }
+  }
+  if (!failures.empty()) {
+    // Retryable: the next run resumes each target from its own checkpoint.
+    return make_error(ErrorCode::kRetryable, "{}", failures);
+  }
+  if (source_error) {
+    return fail(*source_error);
+  }
+  if (cancelled) {
+    return make_error(ErrorCode::kCancelled, "job {}: cancelled", options_.job);
+  }
+  return ok();
+}
+
+}  // namespace megasync::sync::records

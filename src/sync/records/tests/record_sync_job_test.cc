@@ -1,0 +1,250 @@
+#include "sync/records/record_sync_job.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "state/memory_store.h"
+#include "state/state_store.h"
+
+namespace megasync::sync::records {
+namespace {
+
+Position pos(int n) {
+  return fmt::format("{:03}", n);
+}
+
+// A source of `count` batches of one change each; batch 1 is a snapshot batch
+// without an end, batch 2 ends the snapshot.
+struct SourceLog {
+  int count = 10;
+  std::atomic<int> reads{0};
+  std::mutex mutex;
+  std::vector<Position> released;
+  std::atomic<int>* applied_by_slow = nullptr;  // for the backpressure check
+  int max_ahead = 0;                            // reads minus the slow target's applies
+};
+
+class FakeSource : public RecordSource {
+ public:
+  explicit FakeSource(SourceLog* log) : log_(log) {}
+  Result<std::vector<CollectionSchema>> describe() override {
+    CollectionSchema schema;
+    schema.name = "t";
+    schema.columns = {{.name = "id", .type = ColumnType::kInteger}};
+    schema.primary_key = {"id"};
+    return std::vector<CollectionSchema>{schema};
+  }
+  Status open(const std::optional<Position>& resume) override {
+    next_ = resume ? std::stoi(*resume) + 1 : 1;
+    return ok();
+  }
+  Result<std::optional<Batch>> next(Deadline, std::size_t) override {
+    if (next_ > log_->count) {
+      return std::optional<Batch>();
+    }
+    ++log_->reads;
+    if (log_->applied_by_slow != nullptr) {
+      std::lock_guard lock(log_->mutex);
+      log_->max_ahead =
+          std::max(log_->max_ahead, log_->reads.load() - log_->applied_by_slow->load());
+    }
+    Batch batch;
+    Change change;
+    change.collection = "t";
+    change.key = {std::int64_t{next_}};
+    change.fields["id"] = std::int64_t{next_};
+    batch.changes.push_back(change);
+    batch.snapshot = next_ <= 2;
+    batch.end = next_ == 1 ? Position() : pos(next_);
+    batch.bytes = 10;
+    ++next_;
+    return std::optional<Batch>(std::move(batch));
+  }
+  Status release(const Position& position) override {
+    std::lock_guard lock(log_->mutex);
+    log_->released.push_back(position);
+    return ok();
+  }
+  int compare(const Position& a, const Position& b) const override {
+    const int x = a.empty() ? -1 : std::stoi(a);
+    const int y = b.empty() ? -1 : std::stoi(b);
+    return x < y ? -1 : (x > y ? 1 : 0);
+  }
+
+ private:
+  SourceLog* log_;
+  int next_ = 1;
+};
+
+struct TargetState {
+  std::mutex mutex;
+  std::vector<std::int64_t> applied;  // ids, in apply order
+  std::atomic<int> applies{0};
+  int fail_at = 0;  // fail the n-th apply (1-based); 0: never
+  std::chrono::milliseconds delay{0};
+};
+
+class FakeSink : public RecordSink {
+ public:
+  explicit FakeSink(TargetState* state) : state_(state) {}
+  Status prepare(const std::vector<CollectionSchema>&) override { return ok(); }
+  Status apply(const Batch& batch) override {
+    std::this_thread::sleep_for(state_->delay);
+    std::lock_guard lock(state_->mutex);
+    if (state_->fail_at != 0 && state_->applies.load() + 1 == state_->fail_at) {
+      return make_error(ErrorCode::kRetryable, "disk full");
+    }
+    for (const Change& c : batch.changes) {
+      state_->applied.push_back(std::get<std::int64_t>(c.key[0]));
+    }
+    ++state_->applies;
+    return ok();
+  }
+
+ private:
+  TargetState* state_;
+};
+
+class FakeEndpoint : public engine::Endpoint {
+ public:
+  FakeEndpoint(SourceLog* log, TargetState* target) : log_(log), target_(target) {}
+  std::string type() const override { return "fake"; }
+  Status probe(Deadline) override { return ok(); }
+  Result<std::unique_ptr<RecordSource>> open_record_source(const engine::SourceRequest&) override {
+    return std::unique_ptr<RecordSource>(std::make_unique<FakeSource>(log_));
+  }
+  Result<std::unique_ptr<RecordSink>> open_record_sink(const engine::SinkRequest&) override {
+    return std::unique_ptr<RecordSink>(std::make_unique<FakeSink>(target_));
+  }
+
+ private:
+  SourceLog* log_;
+  TargetState* target_;
+};
+
+class RecordSyncJobTest : public ::testing::Test {
+ protected:
+  RecordSyncJob make_job(std::size_t queue) {
+    RecordSyncOptions options;
+    options.job = "orders";
+    options.source_name = "src";
+    options.source = std::make_shared<FakeEndpoint>(&log_, nullptr);
+    options.targets = {{"fast", std::make_shared<FakeEndpoint>(nullptr, &fast_)},
+                       {"slow", std::make_shared<FakeEndpoint>(nullptr, &slow_)},
+                       {"bad", std::make_shared<FakeEndpoint>(nullptr, &bad_)}};
+    options.queue_batches = queue;
+    return RecordSyncJob(std::move(options), [] { return transforms::Chain(); });
+  }
+  Status run(RecordSyncJob& job) {
+    engine::RunContext ctx;
+    ctx.job = "orders";
+    ctx.store = store_.get();
+    ctx.progress = &progress_;
+    return job.run(ctx);
+  }
+  std::optional<Position> checkpoint(const std::string& target) {
+    auto found = store_->get_checkpoint("orders", target);
+    EXPECT_TRUE(found);
+    return found && *found ? std::optional<Position>((*found)->position) : std::nullopt;
+  }
+
+  SourceLog log_;
+  TargetState fast_, slow_, bad_;
+  std::unique_ptr<state::StateStore> store_ = state::open_memory_store();
+  engine::RunProgress progress_;
+};
+
+std::vector<std::int64_t> range(int from, int to) {
+  std::vector<std::int64_t> out;
+  for (int i = from; i <= to; ++i) {
+    out.push_back(i);
+  }
+  return out;
+}
+
+TEST_F(RecordSyncJobTest, FansOutAndCheckpointsEachTarget) {
+  RecordSyncJob job = make_job(2);
+  ASSERT_TRUE(run(job));
+  for (TargetState* t : {&fast_, &slow_, &bad_}) {
+    EXPECT_EQ(t->applied, range(1, 10));
+  }
+  EXPECT_EQ(checkpoint("fast"), pos(10));
+  EXPECT_EQ(checkpoint("bad"), pos(10));
+  ASSERT_FALSE(log_.released.empty());
+  EXPECT_EQ(log_.released.back(), pos(10));
+  EXPECT_EQ(progress_.snapshot().per_target["slow"].first, 10);
+
+  // Nothing new: the next run reads nothing and applies nothing.
+  ASSERT_TRUE(run(job));
+  EXPECT_EQ(fast_.applied.size(), 10u);
+}
+
+TEST_F(RecordSyncJobTest, SlowTargetBoundsHowFarTheSourceReadsAhead) {
+  slow_.delay = std::chrono::milliseconds(5);
+  log_.count = 30;
+  log_.applied_by_slow = &slow_.applies;
+  RecordSyncJob job = make_job(2);
+  ASSERT_TRUE(run(job));
+  EXPECT_EQ(slow_.applied, range(1, 30));
+  // At most the queue (2), the batch being applied (1) and the batch being pushed (1).
+  EXPECT_LE(log_.max_ahead, 4);
+}
+
+TEST_F(RecordSyncJobTest, FailingTargetFailsTheRunAndCatchesUpFromItsOwnCheckpoint) {
+  bad_.fail_at = 3;  // batches 1 and 2 (the snapshot) apply, batch 3 fails
+  slow_.delay = std::chrono::milliseconds(1);
+  RecordSyncJob job = make_job(2);
+  Status first = run(job);
+  ASSERT_FALSE(first);
+  EXPECT_EQ(first.error().code(), ErrorCode::kRetryable);
+  EXPECT_NE(first.error().message().find("target bad"), std::string::npos);
+  EXPECT_NE(first.error().message().find("disk full"), std::string::npos);
+  EXPECT_EQ(checkpoint("bad"), pos(2));
+  // The healthy targets applied everything that was read, in order, and are ahead.
+  EXPECT_EQ(fast_.applied, slow_.applied);
+  const std::optional<Position> fast_first = checkpoint("fast");
+  ASSERT_TRUE(fast_first);
+  EXPECT_GE(std::stoi(*fast_first), 3);
+  for (const Position& released : log_.released) {
+    EXPECT_LE(std::stoi(released), 2);  // never past the failed target
+  }
+
+  bad_.fail_at = 0;
+  ASSERT_TRUE(run(job));
+  EXPECT_EQ(bad_.applied, range(1, 10));
+  // The others resumed where they were: nothing applied twice.
+  EXPECT_EQ(fast_.applied, range(1, 10));
+  EXPECT_EQ(slow_.applied, range(1, 10));
+  EXPECT_EQ(checkpoint("bad"), pos(10));
+  EXPECT_EQ(log_.released.back(), pos(10));
+}
+
+TEST_F(RecordSyncJobTest, ATargetWithoutACheckpointMakesEveryTargetSnapshotAgain) {
+  RecordSyncJob job = make_job(4);
+  ASSERT_TRUE(run(job));
+  ASSERT_TRUE(store_->delete_checkpoints("orders"));
+  ASSERT_TRUE(store_->put_checkpoint("orders", "fast", pos(10)));
+  ASSERT_TRUE(store_->put_checkpoint("orders", "slow", pos(10)));
+  ASSERT_TRUE(run(job));
+  EXPECT_EQ(bad_.applied.size(), 20u);
+  EXPECT_EQ(fast_.applied.size(), 20u);  // re-applied: harmless, apply is idempotent
+}
+
+TEST_F(RecordSyncJobTest, CancelledRunReturnsCancelled) {
+  RecordSyncJob job = make_job(2);
+  engine::RunContext ctx;
+  ctx.job = "orders";
+  ctx.store = store_.get();
+  CancelSource cancel;
+  cancel.cancel();
+  ctx.cancel = cancel.token();
+  Status status = job.run(ctx);
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().code(), ErrorCode::kCancelled);
+}
+
+}  // namespace
+}  // namespace megasync::sync::records
