@@ -16,22 +16,6 @@ namespace {
 constexpr std::chrono::minutes kMaintenanceEvery{10};
 constexpr std::chrono::seconds kReadyCacheFor{2};
 
-nlohmann::json run_record_json(const state::RunRecord& run) {
-  nlohmann::json doc = {{"id", run.id},
-                        {"job", run.job},
-                        {"trigger", run.trigger},
-                        {"started_at", format_time(run.started_at)},
-                        {"outcome", state::to_string(run.outcome)},
-                        {"attempts", run.attempts},
-                        {"records", run.records},
-                        {"bytes", run.bytes}};
-  doc["finished_at"] = run.finished_at ? nlohmann::json(format_time(*run.finished_at)) : nullptr;
-  if (!run.error.empty()) {
-    doc["error"] = run.error;
-  }
-  return doc;
-}
-
 nlohmann::json event_json(const state::EventRecord& event) {
   return {{"id", event.id},    {"type", event.type},         {"severity", event.severity},
           {"job", event.job},  {"endpoint", event.endpoint}, {"time", format_time(event.time)},
@@ -453,7 +437,7 @@ Result<nlohmann::json> Daemon::runs(const std::string& name, int limit) {
   }
   nlohmann::json list = nlohmann::json::array();
   for (const state::RunRecord& run : *runs) {
-    list.push_back(run_record_json(run));
+    list.push_back(run_json(run));
   }
   return nlohmann::json{{"job", name}, {"runs", list}};
 }

@@ -20,16 +20,19 @@ std::chrono::milliseconds abandon_grace_for(Duration timeout) {
                                                std::chrono::milliseconds(5000));
 }
 
+}  // namespace
+
 nlohmann::json run_json(const state::RunRecord& run) {
   nlohmann::json doc = {{"id", run.id},
+                        {"job", run.job},
                         {"trigger", run.trigger},
                         {"started_at", format_time(run.started_at)},
                         {"outcome", state::to_string(run.outcome)},
                         {"attempts", run.attempts},
                         {"records", run.records},
                         {"bytes", run.bytes}};
+  doc["finished_at"] = run.finished_at ? nlohmann::json(format_time(*run.finished_at)) : nullptr;
   if (run.finished_at) {
-    doc["finished_at"] = format_time(*run.finished_at);
     doc["duration_seconds"] =
         std::chrono::duration<double>(*run.finished_at - run.started_at).count();
   }
@@ -38,8 +41,6 @@ nlohmann::json run_json(const state::RunRecord& run) {
   }
   return doc;
 }
-
-}  // namespace
 
 JobRunner::JobRunner(config::JobConfig config, const JobKind& kind, BuildContext build,
                      RunnerServices services)

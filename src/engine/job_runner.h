@@ -50,6 +50,9 @@ struct RunSummary {
   bool abandoned = false;
 };
 
+// A run as the API and the CLI show it.
+nlohmann::json run_json(const state::RunRecord& run);
+
 class JobRunner {
  public:
   JobRunner(config::JobConfig config, const JobKind& kind, BuildContext build,
