@@ -9,7 +9,7 @@ packages=(
   g++ cmake ninja-build ccache pkg-config make git python3
   # libraries
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcpp-httplib-dev libcli11-dev libexpected-dev
-  nlohmann-json3-dev libsqlite3-dev libssl-dev
+  nlohmann-json3-dev libsqlite3-dev libssl-dev libxxhash-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3 rsync
 )

@@ -23,6 +23,8 @@ int command_run(const GlobalOptions& global, const std::string& config_path);
 int command_check(const GlobalOptions& global, const std::string& config_path);
 int command_sync(const GlobalOptions& global, const std::string& config_path,
                  const std::string& job, bool dry_run);
+int command_verify(const GlobalOptions& global, const std::string& config_path,
+                   const std::string& job, bool repair, bool json);
 int command_jobs(const GlobalOptions& global, const std::string& config_path, bool json);
 int command_status(const std::string& api_url, const std::string& config_path,
                    const std::string& token, bool json);

@@ -47,4 +47,17 @@ bool setup_logging_for(const GlobalOptions& global, const config::Config* config
   return true;
 }
 
+const config::JobConfig* find_job(const config::Config& config, const std::string& name) {
+  if (const config::JobConfig* job = config.find_job(name); job != nullptr) {
+    return job;
+  }
+  std::string names;
+  for (const config::JobConfig& j : config.jobs) {
+    names += (names.empty() ? "" : ", ") + j.name;
+  }
+  fmt::print(stderr, "{}: no job named '{}' (jobs: {})\n", config.path, name,
+             names.empty() ? "none" : names);
+  return nullptr;
+}
+
 }  // namespace megasync::app

@@ -18,6 +18,9 @@ const engine::Registry& registry();
 // stderr and returns null.
 std::shared_ptr<const config::Config> load_config(const std::string& path);
 
+// The job named `name`; otherwise prints which jobs there are and returns null.
+const config::JobConfig* find_job(const config::Config& config, const std::string& name);
+
 // Logging from the command line when given, else from the config (which already
 // reflects LOG_LEVEL), else defaults. Returns false after printing an error.
 bool setup_logging_for(const GlobalOptions& global, const config::Config* config);

@@ -36,6 +36,14 @@ int main(int argc, char** argv) {
   sync->add_flag("--dry-run", dry_run, "Plan and print what would change; change nothing");
 
   bool json = false;
+  bool repair = false;
+  auto* verify = app.add_subcommand(
+      "verify", "Compare a job's targets with its source; exit 0 when equal, 1 when not.");
+  verify->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
+  verify->add_option("job", job, "The job to verify")->required();
+  verify->add_flag("--repair", repair, "Re-sync only what differs, then compare again");
+  verify->add_flag("--json", json, "Print the differences as JSON");
+
   auto* jobs = app.add_subcommand("jobs", "List the jobs a configuration declares.");
   jobs->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
   jobs->add_flag("--json", json, "Print JSON");
@@ -72,6 +80,8 @@ int main(int argc, char** argv) {
     return command_check(global, config_path);
   if (*sync)
     return command_sync(global, config_path, job, dry_run);
+  if (*verify)
+    return command_verify(global, config_path, job, repair, json);
   if (*jobs)
     return command_jobs(global, config_path, json);
   if (*status) {

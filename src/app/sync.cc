@@ -34,14 +34,8 @@ int command_sync(const GlobalOptions& global, const std::string& config_path,
   if (!config || !setup_logging_for(global, config.get())) {
     return kExitInvalid;
   }
-  const config::JobConfig* job = config->find_job(job_name);
+  const config::JobConfig* job = find_job(*config, job_name);
   if (job == nullptr) {
-    std::string names;
-    for (const config::JobConfig& j : config->jobs) {
-      names += (names.empty() ? "" : ", ") + j.name;
-    }
-    fmt::print(stderr, "{}: no job named '{}' (jobs: {})\n", config->path, job_name,
-               names.empty() ? "none" : names);
     return kExitInvalid;
   }
   auto store = state::open_sqlite_store(config->resolve_path(config->state.path));

@@ -47,7 +47,9 @@ struct Change {
   // not read (an unchanged TOASTed value) are absent, and sinks leave them as they are.
   std::map<std::string, Value> fields;
   std::map<std::string, std::string> meta;  // ttl, headers, origin, commit_time
-  Position position;                        // of the transaction this change belongs to
+  // Of the transaction this change belongs to; for a snapshot row, the position
+  // the snapshot is consistent at (the engine remembers it, see RecordSyncJob).
+  Position position;
 };
 
 struct Batch {

@@ -6,6 +6,7 @@
 // by its target's own thread only (behind the engine's bounded queue).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,6 +37,13 @@ class RecordSource {
   virtual Status release(const Position& durable_everywhere) = 0;
   // Orders two positions of this source: <0, 0, >0.
   virtual int compare(const Position& a, const Position& b) const = 0;
+  // How many changes the source holds after `after` (nullopt: the rows a
+  // snapshot would read), when it can tell cheaply; nullopt when it cannot.
+  // Called after open().
+  virtual Result<std::optional<std::int64_t>> backlog(const std::optional<Position>& after) {
+    (void)after;
+    return std::optional<std::int64_t>();
+  }
 };
 
 class RecordSink {

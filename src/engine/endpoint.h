@@ -17,6 +17,7 @@
 #include "core/cancel.h"
 #include "core/error.h"
 #include "core/object_store.h"
+#include "core/record_reader.h"
 #include "core/record_source.h"
 
 namespace megasync::engine {
@@ -51,6 +52,11 @@ class Endpoint {
   }
   virtual Result<std::unique_ptr<RecordSink>> open_record_sink(const SinkRequest&) {
     return make_error(ErrorCode::kInvalidConfig, "a {} endpoint cannot be a record target", type());
+  }
+  // Reads what the endpoint holds now, for verification (record_reader.h).
+  virtual Result<std::unique_ptr<RecordReader>> open_record_reader() {
+    return make_error(ErrorCode::kInvalidConfig, "a {} endpoint cannot be read for verification",
+                      type());
   }
   virtual Result<std::shared_ptr<ObjectStore>> object_store() {
     return make_error(ErrorCode::kInvalidConfig, "a {} endpoint is not an object store", type());

@@ -146,6 +146,15 @@ Result<std::optional<Checkpoint>> SqliteStore::get_checkpoint(const std::string&
 Status SqliteStore::put_checkpoint(const std::string& job, const std::string& target,
                                    const std::string& position) {
   std::lock_guard lock(mutex_);
+  if (position.empty()) {
+    auto erase = db_->query("DELETE FROM checkpoints WHERE job = ?1 AND target = ?2",
+                            fmt::format("delete checkpoint {}/{}", job, target));
+    if (!erase) {
+      return fail(std::move(erase.error()));
+    }
+    erase->bind(1, job).bind(2, target);
+    return erase->run();
+  }
   auto query = db_->query(
       "INSERT INTO checkpoints (job, target, position, updated_at) VALUES (?1, ?2, ?3, ?4) "
       "ON CONFLICT (job, target) DO UPDATE SET position = excluded.position, "

@@ -76,7 +76,8 @@ class StateStore {
  public:
   virtual ~StateStore() = default;
 
-  // Checkpoints. get: nullopt when none was ever written.
+  // Checkpoints. get: nullopt when none was ever written (or it was deleted:
+  // put with an empty position deletes).
   virtual Result<std::optional<Checkpoint>> get_checkpoint(const std::string& job,
                                                            const std::string& target) = 0;
   virtual Status put_checkpoint(const std::string& job, const std::string& target,

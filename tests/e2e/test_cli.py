@@ -65,7 +65,7 @@ class CliTest(DaemonTestCase):
         result = run_cli(["check", "-c", path], cwd=self.tmp)
         self.assert_exit(result, EXIT_OK)
         self.assertIn("valid", result.stdout)
-        self.assertIn("1 job(s), 2 endpoint(s)", result.stdout)
+        self.assertIn("3 job(s), 4 endpoint(s)", result.stdout)
 
     def test_check_reports_every_mistake_with_its_position(self):
         text = textwrap.dedent("""\

@@ -1,18 +1,40 @@
 #include "connectors/fs/object_store.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <vector>
 
 #include "connectors/fs/paths.h"
 
 namespace megasync::connectors::fs {
 namespace {
+
+// A writer holds an exclusive flock on its temp file until the file is renamed
+// into place (object_write.cc). A temp file nobody holds was left by a writer
+// that was killed: removed. The age check keeps away from a file created a
+// moment ago whose writer has not taken its lock yet.
+void remove_abandoned_temp(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
+      ::time(nullptr) - st.st_mtime < 2) {
+    return;
+  }
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    return;
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+    ::unlink(path.c_str());
+  }
+  ::close(fd);
+}
 
 constexpr std::size_t kChunk = 1 << 20;
 
@@ -75,6 +97,9 @@ Status FsObjectStore::list(std::string_view prefix,
       continue;
     }
     if (is_internal_name(name)) {
+      if (!read_only_ && name.starts_with(kTempPrefix)) {
+        remove_abandoned_temp(entry.path().string());
+      }
       continue;
     }
     struct stat st {};
@@ -123,10 +148,11 @@ Status FsObjectStore::read(std::string_view path, ByteSink& out) {
     return make_error(errno == ENOENT ? ErrorCode::kNotFound : ErrorCode::kRetryable, "open {}: {}",
                       full, std::strerror(errno));
   }
-  std::vector<char> buffer(kChunk);
+  // Not zero-filled: a small file touches only the pages it uses.
+  const auto buffer = std::make_unique_for_overwrite<char[]>(kChunk);
   Status status = ok();
   while (true) {
-    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    const ssize_t n = ::read(fd, buffer.get(), kChunk);
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -137,7 +163,7 @@ Status FsObjectStore::read(std::string_view path, ByteSink& out) {
     if (n == 0) {
       break;
     }
-    status = out.write(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+    status = out.write(std::string_view(buffer.get(), static_cast<std::size_t>(n)));
     if (!status) {
       break;
     }

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <openssl/evp.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,8 +29,13 @@ std::string io_error(std::string_view what, const std::string& file) {
 // Owns the temp file until it is renamed into place; removes it otherwise.
 class TempFile {
  public:
+  // Locked for as long as this process has it open: a temp file nobody holds
+  // a lock on was left by a writer that died (remove_abandoned_temp).
   explicit TempFile(std::string dir) : path_(std::move(dir) + "/.megasync-tmp-XXXXXX") {
     fd_ = ::mkostemp(path_.data(), O_CLOEXEC);
+    if (fd_ >= 0) {
+      (void)::flock(fd_, LOCK_EX | LOCK_NB);  // a new file: nobody else holds it
+    }
   }
   ~TempFile() {
     close();
@@ -120,20 +126,21 @@ Result<ObjectInfo> FsObjectStore::write(std::string_view path, ByteSource& in,
 
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> sha(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_DigestInit_ex(sha.get(), EVP_sha256(), nullptr);
-  std::vector<char> buffer(kChunk);
+  // Not zero-filled: a small file touches only the pages it uses.
+  const auto buffer = std::make_unique_for_overwrite<char[]>(kChunk);
   std::uint64_t size = 0;
   while (true) {
-    Result<std::size_t> n = in.read(buffer.data(), buffer.size());
+    Result<std::size_t> n = in.read(buffer.get(), kChunk);
     if (!n) {
       return fail(n.error());  // the source's code: kNotFound tells a vanished source
     }
     if (*n == 0) {
       break;
     }
-    if (Status status = write_all(temp.fd(), buffer.data(), *n, temp.path()); !status) {
+    if (Status status = write_all(temp.fd(), buffer.get(), *n, temp.path()); !status) {
       return fail(status.error());
     }
-    EVP_DigestUpdate(sha.get(), buffer.data(), *n);
+    EVP_DigestUpdate(sha.get(), buffer.get(), *n);
     size += *n;
   }
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -173,13 +180,14 @@ Result<ObjectInfo> FsObjectStore::write(std::string_view path, ByteSource& in,
   if (::fstat(temp.fd(), &st) != 0) {
     return make_error(ErrorCode::kRetryable, "{}", io_error("stat", temp.path()));
   }
-  if (temp.close() != 0) {
-    return make_error(ErrorCode::kRetryable, "{}", io_error("close", temp.path()));
-  }
+  // Renamed while still open and locked, so no cleaner can take it first.
   if (::rename(temp.path().c_str(), full.c_str()) != 0) {
     return make_error(ErrorCode::kRetryable, "{}", io_error("rename into", full));
   }
   temp.mark_renamed();
+  if (temp.close() != 0) {
+    return make_error(ErrorCode::kRetryable, "{}", io_error("close", full));
+  }
   // The rename is durable only once the directory is.
   if (Status synced = fsync_dir(dir); !synced) {
     return fail(synced.error());

@@ -3,9 +3,11 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <memory>
 
 #include "connectors/sqlite/db.h"
+#include "connectors/sqlite/reader.h"
 #include "connectors/sqlite/sink.h"
 #include "connectors/sqlite/source.h"
 
@@ -71,6 +73,19 @@ Result<std::unique_ptr<RecordSink>> SqliteEndpoint::open_record_sink(
     return fail(sink.error());
   }
   return std::unique_ptr<RecordSink>(std::move(*sink));
+}
+
+Result<std::unique_ptr<RecordReader>> SqliteEndpoint::open_record_reader() {
+  std::error_code error;
+  if (options_.create && !std::filesystem::exists(options_.path, error)) {
+    return std::unique_ptr<RecordReader>(std::make_unique<SqliteReader>(nullptr));
+  }
+  Result<std::unique_ptr<Connection>> db = Connection::open(
+      options_.path, /*create=*/false, static_cast<int>(options_.busy_timeout.count()));
+  if (!db) {
+    return fail(db.error());
+  }
+  return std::unique_ptr<RecordReader>(std::make_unique<SqliteReader>(std::move(*db)));
 }
 
 }  // namespace megasync::connectors::sqlite

@@ -31,6 +31,9 @@ class SqliteEndpoint : public engine::Endpoint {
       const engine::SourceRequest& request) override;
   // Upserts into tables of this file (sink.h); creates the file when `create`.
   Result<std::unique_ptr<RecordSink>> open_record_sink(const engine::SinkRequest& request) override;
+  // Reads tables of this file for verification (reader.h); a missing file with
+  // `create` reads as empty.
+  Result<std::unique_ptr<RecordReader>> open_record_reader() override;
   const SqliteOptions& options() const { return options_; }
 
  private:

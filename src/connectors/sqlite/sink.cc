@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include <set>
+#include <algorithm>
 
 #include "connectors/sqlite/schema.h"
 
@@ -80,54 +80,78 @@ Status SqliteSink::apply_change(const Change& change) {
     return make_error(ErrorCode::kPermanent, "table {}: a change has {} key values, expected {}",
                       schema.name, change.key.size(), schema.primary_key.size());
   }
-  std::string sql;
+  auto is_key = [&](const std::string& name) {
+    return std::find(schema.primary_key.begin(), schema.primary_key.end(), name) !=
+           schema.primary_key.end();
+  };
   std::vector<const Value*> values;
-  if (change.op == Op::kDelete) {
-    sql = fmt::format("DELETE FROM {} WHERE ", table);
-    for (std::size_t i = 0; i < schema.primary_key.size(); ++i) {
-      sql += fmt::format("{}{} = ?", i == 0 ? "" : " AND ", quote_ident(schema.primary_key[i]));
-      values.push_back(&change.key[i]);
+  for (const Value& value : change.key) {
+    values.push_back(&value);
+  }
+  // The SQL depends only on the table, the op and which columns are present:
+  // the statement of the previous change of the table is reused while they
+  // match (the common case: every change has every column).
+  Prepared& prepared = change.op == Op::kDelete ? deletes_[schema.name] : upserts_[schema.name];
+  bool same = prepared.stmt != nullptr;
+  std::size_t n = 0;
+  for (const auto& [name, value] : change.fields) {
+    if (change.op == Op::kDelete || is_key(name)) {
+      continue;
     }
-  } else {
-    // The key columns come from change.key; every other column only when present,
-    // so that a column the source could not read keeps its value.
-    std::set<std::string> keys(schema.primary_key.begin(), schema.primary_key.end());
-    std::string columns;
-    std::string placeholders;
-    std::string updates;
-    for (std::size_t i = 0; i < schema.primary_key.size(); ++i) {
-      columns += (i == 0 ? "" : ", ") + quote_ident(schema.primary_key[i]);
-      placeholders += i == 0 ? "?" : ", ?";
-      values.push_back(&change.key[i]);
-    }
-    for (const auto& [name, value] : change.fields) {
-      if (keys.count(name) != 0) {
-        continue;
+    same = same && n < prepared.fields.size() && prepared.fields[n] == name;
+    ++n;
+    values.push_back(&value);
+  }
+  same = same && n == prepared.fields.size();
+  if (!same) {
+    std::string sql;
+    prepared.fields.clear();
+    if (change.op == Op::kDelete) {
+      sql = fmt::format("DELETE FROM {} WHERE ", table);
+      for (std::size_t i = 0; i < schema.primary_key.size(); ++i) {
+        sql += fmt::format("{}{} = ?", i == 0 ? "" : " AND ", quote_ident(schema.primary_key[i]));
       }
-      columns += ", " + quote_ident(name);
-      placeholders += ", ?";
-      updates += fmt::format("{}{} = excluded.{}", updates.empty() ? "" : ", ", quote_ident(name),
-                             quote_ident(name));
-      values.push_back(&value);
+    } else {
+      // The key columns come from change.key; every other column only when
+      // present, so that a column the source could not read keeps its value.
+      std::string columns;
+      std::string placeholders;
+      std::string updates;
+      std::string conflict;
+      for (std::size_t i = 0; i < schema.primary_key.size(); ++i) {
+        columns += (i == 0 ? "" : ", ") + quote_ident(schema.primary_key[i]);
+        placeholders += i == 0 ? "?" : ", ?";
+        conflict += (i == 0 ? "" : ", ") + quote_ident(schema.primary_key[i]);
+      }
+      for (const auto& [name, value] : change.fields) {
+        if (is_key(name)) {
+          continue;
+        }
+        prepared.fields.push_back(name);
+        columns += ", " + quote_ident(name);
+        placeholders += ", ?";
+        updates += fmt::format("{}{} = excluded.{}", updates.empty() ? "" : ", ", quote_ident(name),
+                               quote_ident(name));
+      }
+      sql = fmt::format("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO {}", table, columns,
+                        placeholders, conflict,
+                        updates.empty() ? "NOTHING" : "UPDATE SET " + updates);
     }
-    std::string conflict;
-    for (std::size_t i = 0; i < schema.primary_key.size(); ++i) {
-      conflict += (i == 0 ? "" : ", ") + quote_ident(schema.primary_key[i]);
+    Result<Statement*> built = statement(sql);
+    if (!built) {
+      prepared.stmt = nullptr;
+      return fail(built.error().with_context(fmt::format("table {}", schema.name)));
     }
-    sql =
-        fmt::format("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO {}", table, columns,
-                    placeholders, conflict, updates.empty() ? "NOTHING" : "UPDATE SET " + updates);
+    prepared.stmt = *built;
   }
-  Result<Statement*> stmt = statement(sql);
-  if (!stmt) {
-    return fail(stmt.error().with_context(fmt::format("table {}", schema.name)));
-  }
+  Statement* stmt = prepared.stmt;
+  stmt->reset();
   for (std::size_t i = 0; i < values.size(); ++i) {
-    if (Status s = (*stmt)->bind(static_cast<int>(i + 1), *values[i]); !s) {
+    if (Status s = stmt->bind(static_cast<int>(i + 1), *values[i]); !s) {
       return s;
     }
   }
-  return with_context((*stmt)->run(), fmt::format("{} into {}", to_string(change.op), schema.name));
+  return with_context(stmt->run(), fmt::format("{} into {}", to_string(change.op), schema.name));
 }
 
 Status SqliteSink::apply(const Batch& batch) {

@@ -38,6 +38,14 @@ class SqliteSink : public RecordSink {
   std::unique_ptr<Connection> db_;
   std::map<std::string, CollectionSchema> schemas_;
   std::map<std::string, Statement> statements_;  // prepared once per distinct SQL
+  // Per table: the statement of the last upsert (delete) and the non-key
+  // columns it names, in order.
+  struct Prepared {
+    std::vector<std::string> fields;
+    Statement* stmt = nullptr;
+  };
+  std::map<std::string, Prepared> upserts_;
+  std::map<std::string, Prepared> deletes_;
 };
 
 }  // namespace megasync::connectors::sqlite

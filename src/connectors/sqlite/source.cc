@@ -392,6 +392,40 @@ Status SqliteSource::release(const Position& durable_everywhere) {
   return with_context(prune->run(), "prune change log");
 }
 
+Result<std::optional<std::int64_t>> SqliteSource::backlog(const std::optional<Position>& after) {
+  auto count = [&](const std::string& sql, bool bind) -> Result<std::int64_t> {
+    Result<Statement> query = db_->prepare(sql);
+    if (!query) {
+      return fail(query.error());
+    }
+    if (bind) {
+      (void)query->bind(1, job_);
+      (void)query->bind(2, decode_position(*after).value_or(0));
+    }
+    Result<bool> row = query->step();
+    if (!row) {
+      return fail(row.error());
+    }
+    return *row ? query->column_int64(0) : 0;
+  };
+  if (after) {
+    Result<std::int64_t> n =
+        count("SELECT count(*) FROM _megasync_changes WHERE job = ? AND seq > ?", true);
+    return n ? Result<std::optional<std::int64_t>>(*n) : fail(n.error());
+  }
+  // No checkpoint: the target needs the whole snapshot.
+  std::int64_t total = 0;
+  for (const CollectionSchema& schema : schemas_) {
+    Result<std::int64_t> n =
+        count(fmt::format("SELECT count(*) FROM {}", quote_ident(schema.name)), false);
+    if (!n) {
+      return fail(n.error());
+    }
+    total += *n;
+  }
+  return std::optional<std::int64_t>(total);
+}
+
 int SqliteSource::compare(const Position& a, const Position& b) const {
   const std::int64_t x = decode_position(a).value_or(-1);
   const std::int64_t y = decode_position(b).value_or(-1);

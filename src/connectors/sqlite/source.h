@@ -47,6 +47,8 @@ class SqliteSource : public RecordSource {
   // Deletes this job's log rows up to `durable_everywhere`.
   Status release(const Position& durable_everywhere) override;
   int compare(const Position& a, const Position& b) const override;
+  // Log rows of this job after `after`; with no position, the rows of the tables.
+  Result<std::optional<std::int64_t>> backlog(const std::optional<Position>& after) override;
 
  private:
   Status install_capture();

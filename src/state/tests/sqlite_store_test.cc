@@ -96,6 +96,13 @@ TEST_F(SqliteStoreTest, CheckpointPutGetOverwriteListDelete) {
   ASSERT_TRUE(all);
   EXPECT_EQ(all->size(), 3u);
 
+  // An empty position deletes that one checkpoint.
+  ASSERT_TRUE(store_->put_checkpoint("orders", "", ""));
+  auto erased = store_->get_checkpoint("orders", "");
+  ASSERT_TRUE(erased);
+  EXPECT_FALSE(*erased);
+  ASSERT_TRUE(store_->put_checkpoint("orders", "", "job-wide"));
+
   ASSERT_TRUE(store_->delete_checkpoints("orders"));
   orders = store_->list_checkpoints("orders");
   ASSERT_TRUE(orders);

@@ -197,6 +197,7 @@ Result<nlohmann::json> ObjectSyncJob::verify(engine::RunContext& ctx, bool repai
       return fail(std::move(applied.error()).with_context("repair"));
     }
     doc["repaired"] = summarize(plan);
+    doc["equal_after_repair"] = true;  // apply() checked every action it took
   }
   return doc;
 }

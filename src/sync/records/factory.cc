@@ -45,6 +45,12 @@ std::vector<config::OptionSpec> record_options() {
                  .default_value = "4",
                  .min = 1,
                  .max = 1000},
+      OptionSpec{.name = "verify_interval",
+                 .type = OptionType::kDuration,
+                 .description = "After a run, compare the targets with the source (row counts and "
+                                "checksums) when this long passed since the last comparison; 0 "
+                                "turns it off.",
+                 .default_value = "1m"},
   };
 }
 
@@ -96,6 +102,7 @@ engine::JobKind make_kind(const KindDefaults& defaults) {
     options.batch_size = job.batch_size > 0 ? static_cast<std::size_t>(job.batch_size) : 1000;
     options.queue_batches = static_cast<std::size_t>(job.options.integer("queue_batches"));
     options.stop_when_caught_up = job.interval.count() > 0;
+    options.verify_interval = job.options.duration("verify_interval");
     std::vector<config::Options> entries;
     if (job.options.has("transforms")) {
       entries = job.options.objects("transforms");

@@ -50,9 +50,38 @@ Result<StartPoint> find_start(const RecordSyncOptions& options, state::StateStor
   return start;
 }
 
+// The job-wide checkpoint (target "") holds where the first unfinished
+// snapshot was consistent. A snapshot only upserts: a row deleted at the source
+// after an interrupted snapshot copied it would stay at the targets if a later
+// snapshot simply continued from its own, later position. So a snapshot that
+// finds this marker checkpoints its targets at the marker instead, and the next
+// pass replays the log from there (idempotently), deletes included.
+constexpr const char* kSnapshotMarker = "";
+
+Result<std::optional<Position>> read_marker(state::StateStore* store, const std::string& job) {
+  if (store == nullptr) {
+    return std::optional<Position>();
+  }
+  Result<std::optional<state::Checkpoint>> marker = store->get_checkpoint(job, kSnapshotMarker);
+  if (!marker) {
+    return fail(marker.error().with_context("snapshot marker"));
+  }
+  if (!*marker || (*marker)->position.empty()) {
+    return std::optional<Position>();
+  }
+  return std::optional<Position>((*marker)->position);
+}
+
+Status write_marker(state::StateStore* store, const std::string& job, const Position& position) {
+  if (store == nullptr) {
+    return ok();
+  }
+  return with_context(store->put_checkpoint(job, kSnapshotMarker, position), "snapshot marker");
+}
+
 }  // namespace
 
-Status RecordSyncJob::run(engine::RunContext& ctx) {
+Status RecordSyncJob::sync_pass(engine::RunContext& ctx) {
   const std::string source_context = fmt::format("source {}", options_.source_name);
   Result<std::unique_ptr<RecordSource>> opened =
       options_.source->open_record_source({.job = options_.job, .collections = options_.tables});
@@ -73,6 +102,11 @@ Status RecordSyncJob::run(engine::RunContext& ctx) {
   if (!start) {
     return fail(start.error());
   }
+  Result<std::optional<Position>> marker = read_marker(ctx.store, options_.job);
+  if (!marker) {
+    return fail(marker.error());
+  }
+  replay_pending_ = false;
   if (ctx.dry_run) {
     if (ctx.progress != nullptr) {
       ctx.progress->set_phase(fmt::format("dry run: {} tables, {}", schemas->size(),
@@ -105,6 +139,14 @@ Status RecordSyncJob::run(engine::RunContext& ctx) {
   }
   if (Status s = source.open(start->resume); !s) {
     return fail(s.error().with_context(source_context));
+  }
+  if (start->resume && *marker) {
+    // Every target checkpointed at or before the marker: the replay it asked
+    // for is this pass.
+    if (Status s = write_marker(ctx.store, options_.job, Position()); !s) {
+      return s;
+    }
+    marker->reset();
   }
   if (ctx.progress != nullptr) {
     ctx.progress->set_phase(start->resume ? "streaming" : "snapshot");
@@ -164,6 +206,21 @@ Status RecordSyncJob::run(engine::RunContext& ctx) {
       continue;
     }
     Batch& batch = **next;
+    bool replay_after = false;
+    if (batch.snapshot && !start->resume) {
+      if (!*marker && !batch.changes.empty() && !batch.changes.front().position.empty()) {
+        // Before any target applies a row of this snapshot.
+        if (Status s = write_marker(ctx.store, options_.job, batch.changes.front().position); !s) {
+          source_error = s.error();
+          break;
+        }
+        *marker = batch.changes.front().position;
+      }
+      if (!batch.end.empty() && *marker && source.compare(**marker, batch.end) < 0) {
+        batch.end = **marker;
+        replay_after = true;
+      }
+    }
     if (Status s = chain.apply(batch); !s) {
       source_error = s.error();
       break;
@@ -186,6 +243,10 @@ Status RecordSyncJob::run(engine::RunContext& ctx) {
       source_error = s.error();
       break;
     }
+    if (replay_after) {
+      replay_pending_ = true;  // run() starts the replay pass
+      break;
+    }
   }
 
   for (const auto& worker : workers) {
@@ -195,6 +256,13 @@ Status RecordSyncJob::run(engine::RunContext& ctx) {
     if (Status s = release(); !s) {
       source_error = s.error();
     }
+  }
+  if (!cancelled) {
+    std::vector<std::optional<Position>> durable;
+    for (const auto& worker : workers) {
+      durable.push_back(worker->durable());
+    }
+    export_lag(ctx, source, durable);
   }
   std::string failures;
   for (const auto& worker : workers) {

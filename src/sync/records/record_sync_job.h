@@ -11,12 +11,16 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "core/duration.h"
 #include "engine/endpoint.h"
 #include "engine/job.h"
+#include "sync/records/compare.h"
 #include "transforms/transform.h"
 
 namespace megasync::sync::records {
@@ -32,6 +36,17 @@ struct RecordSyncOptions {
   // Periodic jobs stop once the source has nothing new; a continuous job
   // (interval 0) keeps polling until its deadline or cancellation.
   bool stop_when_caught_up = true;
+  // After a run that caught up, compare every target with the source (counts
+  // and checksums) when this long passed since the last comparison; zero: never.
+  Duration verify_interval{0};
+};
+
+// What one comparison found for one target.
+struct TargetVerdict {
+  std::string target;
+  Comparison comparison;
+  std::int64_t repaired = 0;  // changes applied by a repair
+  std::optional<bool> equal_after_repair;
 };
 
 class RecordSyncJob : public engine::Job {
@@ -44,11 +59,39 @@ class RecordSyncJob : public engine::Job {
   // Ok when every target applied everything read; kCancelled on cancellation;
   // a retryable error naming each failed target otherwise (the next run resumes
   // every target from its own checkpoint).
+  // Then, every verify_interval, compares the targets with the source; a
+  // target that still differs after one more pass is reported diverged
+  // (megasync_job_in_sync = 0, event sync.diverged). The run still succeeds:
+  // what it read was applied.
   Status run(engine::RunContext& ctx) override;
 
+  // `megasync verify`: {"equal", "targets": {name: {"equal", "collections":
+  // {name: {source_rows, target_rows, missing, extra, differ, *_keys}}}}};
+  // with `repair`, applies the differences and compares again.
+  Result<nlohmann::json> verify(engine::RunContext& ctx, bool repair) override;
+
+  nlohmann::json describe() const override;
+
  private:
+  // Reads from the source until caught up and fans out (the body of a run).
+  Status sync_pass(engine::RunContext& ctx);
+  // Compares every target with the source; with `repair`, fixes what differs.
+  Result<std::vector<TargetVerdict>> check_targets(engine::RunContext& ctx, bool repair);
+  // The periodic comparison after a run, with its metrics and events.
+  void verify_after_run(engine::RunContext& ctx);
+  // How far each target is behind (megasync_job_lag_records).
+  void export_lag(engine::RunContext& ctx, RecordSource& source,
+                  const std::vector<std::optional<Position>>& durable);
+
   RecordSyncOptions options_;
   std::function<transforms::Chain()> make_transforms_;
+  std::optional<SteadyTime> last_verified_;  // job thread only
+  // The last pass ended a snapshot at an earlier snapshot's marker: the log
+  // must be replayed from there before the run is done. Job thread only.
+  bool replay_pending_ = false;
+
+  mutable std::mutex mutex_;  // guards what describe() reads
+  nlohmann::json last_verification_;
 };
 
 }  // namespace megasync::sync::records

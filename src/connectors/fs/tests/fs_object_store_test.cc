@@ -1,5 +1,8 @@
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -136,6 +139,34 @@ TEST_F(FsObjectStoreTest, ListsRelativePathsSkippingInternalFiles) {
     return ok();
   }));
   EXPECT_EQ(under_d, std::vector<std::string>{"d/e/deep"});
+}
+
+TEST_F(FsObjectStoreTest, ListingRemovesTempFilesLeftByAKilledWriter) {
+  FsObjectStore store(dir_, false);
+  const std::string abandoned = dir_ + "/d/.megasync-tmp-dead01";
+  const std::string in_use = dir_ + "/d/.megasync-tmp-live01";
+  stdfs::create_directories(dir_ + "/d");
+  std::ofstream(abandoned) << "partial";
+  std::ofstream(in_use) << "being written";
+  // Old enough to be past a writer's creation window.
+  const auto old = stdfs::file_time_type::clock::now() - std::chrono::minutes(5);
+  stdfs::last_write_time(abandoned, old);
+  stdfs::last_write_time(in_use, old);
+  // A live writer holds its temp file locked.
+  const int fd = ::open(in_use.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+
+  EXPECT_TRUE(listed(store).empty());
+  EXPECT_FALSE(stdfs::exists(abandoned));
+  EXPECT_TRUE(stdfs::exists(in_use));
+  ::close(fd);
+
+  FsObjectStore read_only(dir_, true);  // never removes anything
+  std::ofstream(abandoned) << "partial";
+  stdfs::last_write_time(abandoned, old);
+  EXPECT_TRUE(listed(read_only).empty());
+  EXPECT_TRUE(stdfs::exists(abandoned));
 }
 
 TEST_F(FsObjectStoreTest, ReadsInChunksAndReportsVanishedFiles) {

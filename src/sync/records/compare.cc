@@ -1,0 +1,289 @@
+#include "sync/records/compare.h"
+
+#include <fmt/format.h>
+#include <xxhash.h>
+
+#include <cmath>
+#include <optional>
+
+namespace megasync::sync::records {
+namespace {
+
+// Booleans and whole doubles compare as integers; everything else by its
+// canonical encoding.
+void encode_comparable(const Value& value, std::string& out) {
+  if (const bool* b = std::get_if<bool>(&value)) {
+    encode_canonical(Value(std::int64_t{*b ? 1 : 0}), out);
+    return;
+  }
+  if (const double* d = std::get_if<double>(&value)) {
+    constexpr double kExact = 9007199254740992.0;  // 2^53: every integer below is exact
+    if (std::isfinite(*d) && std::trunc(*d) == *d && std::fabs(*d) < kExact) {
+      encode_canonical(Value(static_cast<std::int64_t>(*d)), out);
+      return;
+    }
+  }
+  encode_canonical(value, out);
+}
+
+std::uint64_t hash_of(const std::string& bytes) {
+  return XXH3_64bits(bytes.data(), bytes.size());
+}
+
+std::string encode_comparable_key(const std::vector<Value>& key) {
+  std::string out;
+  for (const Value& v : key) {
+    encode_comparable(v, out);
+  }
+  return out;
+}
+
+// The leaves to read again in one round, per collection.
+using LeafSet = std::vector<bool>;
+
+struct SeenRow {
+  std::uint64_t hash = 0;
+  std::vector<Value> key;
+  std::map<std::string, Value> fields;  // source rows, when repairing
+};
+
+// Rows of the selected leaves of one side, by collection and comparable key.
+using Seen = std::map<std::string, std::map<std::string, SeenRow>>;
+
+Status read_selected(const std::map<std::string, LeafSet>& selected,
+                     const std::map<std::string, const CollectionSchema*>& schemas,
+                     const RowStream& stream, bool keep_fields, Seen& seen) {
+  return stream([&](const std::string& collection, std::vector<Value>& key,
+                    std::map<std::string, Value>& fields) -> Status {
+    auto leaves = selected.find(collection);
+    if (leaves == selected.end()) {
+      return ok();
+    }
+    const std::uint64_t kh = key_hash(key);
+    if (!leaves->second[RangeDigest::leaf_of(kh)]) {
+      return ok();
+    }
+    SeenRow row;
+    row.hash = row_hash(*schemas.at(collection), key, fields);
+    row.key = key;
+    if (keep_fields) {
+      row.fields = std::move(fields);
+    }
+    seen[collection][encode_comparable_key(key)] = std::move(row);
+    return ok();
+  });
+}
+
+void note_key(std::vector<std::string>& listed, std::size_t limit, const std::vector<Value>& key) {
+  if (listed.size() < limit) {
+    listed.push_back(key_text(key));
+  }
+}
+
+}  // namespace
+
+std::uint64_t key_hash(const std::vector<Value>& key) {
+  return hash_of(encode_comparable_key(key));
+}
+
+std::uint64_t row_hash(const CollectionSchema& schema, const std::vector<Value>& key,
+                       const std::map<std::string, Value>& fields) {
+  std::string out = encode_comparable_key(key);
+  for (const Column& column : schema.columns) {
+    auto found = fields.find(column.name);
+    if (found == fields.end()) {
+      out.push_back('-');  // absent: differs from every value, null included
+      continue;
+    }
+    encode_comparable(found->second, out);
+  }
+  return hash_of(out);
+}
+
+void RangeDigest::add(std::uint64_t key_hash, std::uint64_t row_hash) {
+  const std::uint32_t leaf = leaf_of(key_hash);
+  ++counts_[leaf];
+  sums_[leaf] += row_hash;  // wraps: a sum modulo 2^64, independent of order
+  ++rows_;
+}
+
+std::vector<std::uint32_t> RangeDigest::differing_leaves(const RangeDigest& a, const RangeDigest& b,
+                                                         std::size_t* probes) {
+  std::vector<std::uint32_t> out;
+  // Depth-first over ranges [lo, hi) of leaves; the range sums are computed
+  // from the leaves, as a server-side checksum query would compute them.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> pending{{0, kLeaves}};
+  while (!pending.empty()) {
+    const auto [lo, hi] = pending.back();
+    pending.pop_back();
+    if (probes != nullptr) {
+      ++*probes;
+    }
+    std::int64_t count_a = 0;
+    std::int64_t count_b = 0;
+    std::uint64_t sum_a = 0;
+    std::uint64_t sum_b = 0;
+    for (std::uint32_t leaf = lo; leaf < hi; ++leaf) {
+      count_a += a.counts_[leaf];
+      count_b += b.counts_[leaf];
+      sum_a += a.sums_[leaf];
+      sum_b += b.sums_[leaf];
+    }
+    if (count_a == count_b && sum_a == sum_b) {
+      continue;
+    }
+    if (hi - lo == 1) {
+      out.push_back(lo);
+      continue;
+    }
+    const std::uint32_t mid = lo + (hi - lo) / 2;
+    pending.emplace_back(mid, hi);
+    pending.emplace_back(lo, mid);
+  }
+  return out;
+}
+
+Result<Digests> digest(const std::vector<CollectionSchema>& schemas, const RowStream& stream) {
+  Digests digests;
+  std::map<std::string, const CollectionSchema*> by_name;
+  for (const CollectionSchema& schema : schemas) {
+    digests[schema.name];
+    by_name[schema.name] = &schema;
+  }
+  Status read = stream([&](const std::string& collection, std::vector<Value>& key,
+                           std::map<std::string, Value>& fields) -> Status {
+    auto schema = by_name.find(collection);
+    if (schema == by_name.end()) {
+      return ok();
+    }
+    digests[collection].add(key_hash(key), row_hash(*schema->second, key, fields));
+    return ok();
+  });
+  if (!read) {
+    return fail(read.error());
+  }
+  return digests;
+}
+
+bool Comparison::equal() const {
+  for (const CollectionDifferences& c : collections) {
+    if (!c.equal()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Result<Comparison> compare(const std::vector<CollectionSchema>& schemas, const Digests& source,
+                           const Digests& target, const RowStream& source_stream,
+                           const RowStream& target_stream, const CompareOptions& options,
+                           bool collect_repairs) {
+  static const RangeDigest kEmpty;
+  Comparison comparison;
+  std::map<std::string, const CollectionSchema*> by_name;
+  // (collection index, leaf, rows to hold) of every differing leaf.
+  struct Pending {
+    std::size_t collection;
+    std::uint32_t leaf;
+    std::int64_t rows;
+  };
+  std::vector<Pending> pending;
+  for (const CollectionSchema& schema : schemas) {
+    by_name[schema.name] = &schema;
+    auto s = source.find(schema.name);
+    auto t = target.find(schema.name);
+    const RangeDigest& a = s == source.end() ? kEmpty : s->second;
+    const RangeDigest& b = t == target.end() ? kEmpty : t->second;
+    CollectionDifferences differences;
+    differences.collection = schema.name;
+    differences.source_rows = a.rows();
+    differences.target_rows = b.rows();
+    for (std::uint32_t leaf : RangeDigest::differing_leaves(a, b)) {
+      pending.push_back({comparison.collections.size(), leaf, a.count(leaf) + b.count(leaf)});
+    }
+    comparison.collections.push_back(std::move(differences));
+  }
+
+  std::size_t next = 0;
+  while (next < pending.size()) {
+    // One round: as many differing leaves as fit in the row budget (at least one).
+    std::map<std::string, LeafSet> selected;
+    std::int64_t held = 0;
+    while (next < pending.size() &&
+           (held == 0 || held + pending[next].rows <= options.round_rows)) {
+      const std::string& name = comparison.collections[pending[next].collection].collection;
+      LeafSet& leaves = selected[name];
+      leaves.resize(RangeDigest::kLeaves, false);
+      leaves[pending[next].leaf] = true;
+      held += pending[next].rows;
+      ++next;
+    }
+    Seen from_source;
+    Seen from_target;
+    if (Status s = read_selected(selected, by_name, source_stream, collect_repairs, from_source);
+        !s) {
+      return fail(s.error().with_context("source"));
+    }
+    if (Status s = read_selected(selected, by_name, target_stream, false, from_target); !s) {
+      return fail(s.error().with_context("target"));
+    }
+    for (CollectionDifferences& differences : comparison.collections) {
+      if (!selected.contains(differences.collection)) {
+        continue;
+      }
+      std::map<std::string, SeenRow>& src = from_source[differences.collection];
+      std::map<std::string, SeenRow>& dst = from_target[differences.collection];
+      auto upsert = [&](SeenRow& row) {
+        if (collect_repairs) {
+          Change change;
+          change.op = Op::kUpsert;
+          change.collection = differences.collection;
+          change.key = row.key;
+          change.fields = std::move(row.fields);
+          comparison.repairs.push_back(std::move(change));
+        }
+      };
+      for (auto& [encoded, row] : src) {
+        auto other = dst.find(encoded);
+        if (other == dst.end()) {
+          ++differences.missing;
+          note_key(differences.missing_keys, options.listed_keys, row.key);
+          upsert(row);
+        } else if (other->second.hash != row.hash) {
+          ++differences.differ;
+          note_key(differences.differ_keys, options.listed_keys, row.key);
+          upsert(row);
+        }
+      }
+      for (auto& [encoded, row] : dst) {
+        if (src.contains(encoded)) {
+          continue;
+        }
+        ++differences.extra;
+        note_key(differences.extra_keys, options.listed_keys, row.key);
+        if (collect_repairs) {
+          Change change;
+          change.op = Op::kDelete;
+          change.collection = differences.collection;
+          change.key = row.key;
+          comparison.repairs.push_back(std::move(change));
+        }
+      }
+    }
+  }
+  return comparison;
+}
+
+std::string key_text(const std::vector<Value>& key) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    if (i > 0) {
+      out += ", ";
+    }
+    out += std::holds_alternative<std::string>(key[i]) ? fmt::format("'{}'", to_text(key[i]))
+                                                       : to_text(key[i]);
+  }
+  return out + "]";
+}
+
+}  // namespace megasync::sync::records

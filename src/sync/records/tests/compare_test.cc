@@ -1,0 +1,225 @@
+#include "sync/records/compare.h"
+
+#include <gtest/gtest.h>
+
+namespace megasync::sync::records {
+namespace {
+
+CollectionSchema people() {
+  CollectionSchema schema;
+  schema.name = "people";
+  schema.columns = {{.name = "id", .type = ColumnType::kInteger},
+                    {.name = "name", .type = ColumnType::kText},
+                    {.name = "active", .type = ColumnType::kBoolean}};
+  schema.primary_key = {"id"};
+  return schema;
+}
+
+struct Row {
+  std::vector<Value> key;
+  std::map<std::string, Value> fields;
+};
+
+// An in-memory side: rows by collection, and how often it was read.
+struct Side {
+  std::map<std::string, std::map<std::int64_t, Row>> tables;
+  int reads = 0;
+
+  void put(std::int64_t id, const std::string& name, Value active = Value(true)) {
+    tables["people"][id] =
+        Row{{Value(id)}, {{"id", Value(id)}, {"name", Value(name)}, {"active", std::move(active)}}};
+  }
+  RowStream stream() {
+    return [this](const RowVisit& visit) -> Status {
+      ++reads;
+      for (auto& [collection, rows] : tables) {
+        for (auto& [id, row] : rows) {
+          std::vector<Value> key = row.key;
+          std::map<std::string, Value> fields = row.fields;
+          if (Status s = visit(collection, key, fields); !s) {
+            return s;
+          }
+        }
+      }
+      return ok();
+    };
+  }
+};
+
+Comparison run_compare(Side& source, Side& target, const CompareOptions& options = {},
+                       bool repairs = false) {
+  const std::vector<CollectionSchema> schemas{people()};
+  Result<Digests> a = digest(schemas, source.stream());
+  Result<Digests> b = digest(schemas, target.stream());
+  EXPECT_TRUE(a && b);
+  Result<Comparison> c =
+      compare(schemas, *a, *b, source.stream(), target.stream(), options, repairs);
+  EXPECT_TRUE(c) << (c ? "" : c.error().message());
+  return c ? std::move(*c) : Comparison{};
+}
+
+TEST(RowHash, BooleansAndWholeDoublesCompareAsIntegers) {
+  const CollectionSchema schema = people();
+  const std::vector<Value> key{Value(std::int64_t{1})};
+  auto fields = [](Value active) {
+    return std::map<std::string, Value>{
+        {"id", Value(std::int64_t{1})}, {"name", Value(std::string("a"))}, {"active", active}};
+  };
+  EXPECT_EQ(row_hash(schema, key, fields(Value(true))),
+            row_hash(schema, key, fields(Value(std::int64_t{1}))));
+  EXPECT_EQ(row_hash(schema, key, fields(Value(2.0))),
+            row_hash(schema, key, fields(Value(std::int64_t{2}))));
+  EXPECT_NE(row_hash(schema, key, fields(Value(2.5))),
+            row_hash(schema, key, fields(Value(std::int64_t{2}))));
+  EXPECT_NE(row_hash(schema, key, fields(Value(std::string("1")))),
+            row_hash(schema, key, fields(Value(std::int64_t{1}))));
+  EXPECT_EQ(key_hash({Value(std::int64_t{3})}), key_hash({Value(3.0)}));
+}
+
+TEST(RowHash, AnAbsentColumnDiffersFromNull) {
+  const CollectionSchema schema = people();
+  const std::vector<Value> key{Value(std::int64_t{1})};
+  std::map<std::string, Value> with_null{
+      {"id", key[0]}, {"name", Value(std::string("a"))}, {"active", Value()}};
+  std::map<std::string, Value> without{{"id", key[0]}, {"name", Value(std::string("a"))}};
+  EXPECT_NE(row_hash(schema, key, with_null), row_hash(schema, key, without));
+}
+
+TEST(RangeDigest, EqualDigestsNeedOneProbe) {
+  RangeDigest a;
+  RangeDigest b;
+  for (std::uint64_t i = 0; i < 1000; ++i) {
+    a.add(i * 0x9E3779B97F4A7C15ULL, i);
+    b.add(i * 0x9E3779B97F4A7C15ULL, i);
+  }
+  std::size_t probes = 0;
+  EXPECT_TRUE(RangeDigest::differing_leaves(a, b, &probes).empty());
+  EXPECT_EQ(probes, 1u);
+}
+
+TEST(RangeDigest, BisectionFindsTheOneDifferingLeafInLogarithmicProbes) {
+  RangeDigest a;
+  RangeDigest b;
+  for (std::uint64_t i = 0; i < 5000; ++i) {
+    const std::uint64_t kh = i * 0x9E3779B97F4A7C15ULL;
+    a.add(kh, i);
+    b.add(kh, i == 1234 ? i + 1 : i);  // one row's value differs
+  }
+  std::size_t probes = 0;
+  const std::vector<std::uint32_t> leaves = RangeDigest::differing_leaves(a, b, &probes);
+  ASSERT_EQ(leaves.size(), 1u);
+  EXPECT_EQ(leaves[0], RangeDigest::leaf_of(1234 * 0x9E3779B97F4A7C15ULL));
+  // Each level compares both halves of one differing range.
+  EXPECT_LE(probes, 2u * RangeDigest::kLeafBits + 1);
+}
+
+TEST(RangeDigest, OrderDoesNotMatter) {
+  RangeDigest a;
+  RangeDigest b;
+  for (std::uint64_t i = 0; i < 100; ++i) {
+    a.add(i << 50, i * 7);
+    b.add((99 - i) << 50, (99 - i) * 7);
+  }
+  EXPECT_TRUE(RangeDigest::differing_leaves(a, b).empty());
+  EXPECT_EQ(a.rows(), 100);
+}
+
+TEST(Compare, EqualSidesAreReadOnce) {
+  Side source;
+  Side target;
+  for (int i = 0; i < 500; ++i) {
+    source.put(i, "n" + std::to_string(i));
+    target.put(i, "n" + std::to_string(i), Value(std::int64_t{1}));  // stored as an integer
+  }
+  const Comparison c = run_compare(source, target);
+  EXPECT_TRUE(c.equal());
+  ASSERT_EQ(c.collections.size(), 1u);
+  EXPECT_EQ(c.collections[0].source_rows, 500);
+  EXPECT_EQ(c.collections[0].target_rows, 500);
+  EXPECT_EQ(source.reads, 1);  // the digest only: no range to read again
+  EXPECT_EQ(target.reads, 1);
+}
+
+TEST(Compare, NamesMissingExtraAndDifferingKeys) {
+  Side source;
+  Side target;
+  for (int i = 0; i < 1000; ++i) {
+    source.put(i, "n" + std::to_string(i));
+    target.put(i, "n" + std::to_string(i));
+  }
+  target.tables["people"].erase(17);  // missing
+  target.put(5000, "ghost");          // extra
+  target.put(42, "changed");          // differs
+  target.put(43, "n43", Value(false));
+  const Comparison c = run_compare(source, target);
+  ASSERT_FALSE(c.equal());
+  const CollectionDifferences& d = c.collections[0];
+  EXPECT_EQ(d.missing, 1);
+  EXPECT_EQ(d.extra, 1);
+  EXPECT_EQ(d.differ, 2);
+  EXPECT_EQ(d.missing_keys, std::vector<std::string>{"[17]"});
+  EXPECT_EQ(d.extra_keys, std::vector<std::string>{"[5000]"});
+  EXPECT_EQ(d.differ_keys.size(), 2u);
+  EXPECT_TRUE(c.repairs.empty());  // not asked for
+}
+
+TEST(Compare, SmallRoundsGiveTheSameAnswerAndBoundedMemory) {
+  Side source;
+  Side target;
+  for (int i = 0; i < 3000; ++i) {
+    source.put(i, "n" + std::to_string(i));
+    if (i % 10 != 0) {
+      target.put(i, "n" + std::to_string(i));
+    }
+  }
+  CompareOptions small;
+  small.round_rows = 1;  // one differing leaf per round
+  small.listed_keys = 5;
+  const Comparison c = run_compare(source, target, small);
+  EXPECT_EQ(c.collections[0].missing, 300);
+  EXPECT_EQ(c.collections[0].missing_keys.size(), 5u);
+  EXPECT_GT(source.reads, 2);  // several rounds
+}
+
+TEST(Compare, RepairsMakeTheTargetEqual) {
+  Side source;
+  Side target;
+  for (int i = 0; i < 2000; ++i) {
+    source.put(i, "n" + std::to_string(i));
+    if (i % 7 != 0) {
+      target.put(i, i % 11 == 0 ? "stale" : "n" + std::to_string(i));
+    }
+  }
+  target.put(9000, "extra");
+  Comparison c = run_compare(source, target, {}, /*repairs=*/true);
+  ASSERT_FALSE(c.equal());
+  const CollectionDifferences d = c.collections[0];
+  EXPECT_EQ(static_cast<std::int64_t>(c.repairs.size()), d.missing + d.extra + d.differ);
+  for (const Change& change : c.repairs) {
+    const std::int64_t id = std::get<std::int64_t>(change.key[0]);
+    if (change.op == Op::kDelete) {
+      target.tables["people"].erase(id);
+    } else {
+      target.tables["people"][id] = Row{change.key, change.fields};
+    }
+  }
+  EXPECT_TRUE(run_compare(source, target).equal());
+}
+
+TEST(Compare, AMissingCollectionOnTheTargetIsAllMissing) {
+  Side source;
+  Side target;
+  for (int i = 0; i < 10; ++i) {
+    source.put(i, "x");
+  }
+  const Comparison c = run_compare(source, target);
+  EXPECT_EQ(c.collections[0].missing, 10);
+  EXPECT_EQ(c.collections[0].target_rows, 0);
+}
+
+TEST(KeyText, QuotesText) {
+  EXPECT_EQ(key_text({Value(std::int64_t{7}), Value(std::string("a"))}), "[7, 'a']");
+}
+
+}  // namespace
+}  // namespace megasync::sync::records
