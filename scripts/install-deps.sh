@@ -12,6 +12,8 @@ packages=(
   nlohmann-json3-dev libsqlite3-dev libssl-dev libxxhash-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3 rsync
+  # test servers and their clients/libraries (started by tests/services/start.sh)
+  postgresql-15 postgresql-client-15 libpq-dev mariadb-server mariadb-client libmariadb-dev
 )
 
 missing=()

@@ -36,7 +36,7 @@ jobs:
   stuck:
     kind: command
     interval: 1h
-    timeout: 5s
+    timeout: 10s
     retry:
       max_attempts: 1
     command: [sleep, '31']
@@ -81,10 +81,10 @@ class DeadlineTest(DaemonTestCase):
         d = self.start_daemon(hang_config)
         t0 = time.monotonic()
 
-        # `stuck` hangs for 5 s: meanwhile ticker runs on its 1 s schedule.
+        # `stuck` hangs for 10 s: meanwhile ticker runs on its 1 s schedule.
         wait_for(lambda: d.job("stuck")["state"] == "running", 10, "stuck to be running")
         ticks_at_start = d.job("ticker")["runs"]
-        wait_for(lambda: d.job("ticker")["runs"] >= ticks_at_start + 3, 4.5,
+        wait_for(lambda: d.job("ticker")["runs"] >= ticks_at_start + 3, 8.0,
                  "ticker to run 3 more times while stuck hangs")
         self.assertEqual(d.job("stuck")["state"], "running")
 
@@ -114,20 +114,22 @@ class DeadlineTest(DaemonTestCase):
         wait_for(lambda: not [p for p in processes_in_session(d.proc.pid)
                               if p[1] == ["sleep", "30"]], 5, "hang's sleep to be killed")
 
-        # `stuck` times out at 5 s in turn; ticker never skipped a beat.
+        # `stuck` times out at 10 s in turn; ticker never skipped a beat.
         stuck = wait_for(lambda: d.runs("stuck")[0] if d.runs("stuck")
                          and d.runs("stuck")[0]["outcome"] != "running" else None,
-                         10, "stuck's run to end")
+                         15, "stuck's run to end")
         self.assertEqual(stuck["outcome"], "timed_out", stuck)
-        self.assertIn("deadline of 5s exceeded", stuck["error"])
-        ticker_runs = sorted(d.runs("ticker"), key=lambda r: r["id"])
+        self.assertIn("deadline of 10s exceeded", stuck["error"])
+        # The newest ticker run may be in flight right now.
+        ticker_runs = sorted((r for r in d.runs("ticker") if r["outcome"] != "running"),
+                             key=lambda r: r["id"])
         self.assertGreaterEqual(len(ticker_runs), 5)
         self.assertTrue(all(r["outcome"] == "succeeded" for r in ticker_runs), ticker_runs)
         starts = [parse_time(r["started_at"]) for r in ticker_runs]
         gaps = [b - a for a, b in zip(starts, starts[1:])]
         self.assertLess(max(gaps), 2.0, f"ticker's schedule slipped: gaps {gaps}")
         self.assertEqual(d.get("/readyz").status, 200)
-        self.assertLess(time.monotonic() - t0, 30)
+        self.assertLess(time.monotonic() - t0, 40)
 
         metrics = d.get("/metrics").text
         self.assertIn('megasync_job_runs_total{job="hang",outcome="timed_out"} 1', metrics)

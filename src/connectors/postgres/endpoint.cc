@@ -1,0 +1,49 @@
+#include "connectors/postgres/endpoint.h"
+
+#include <fmt/format.h>
+
+#include "connectors/postgres/service.h"
+
+namespace megasync::connectors::postgres {
+namespace {
+
+// A conninfo value: single-quoted, with ' and \ escaped by a backslash.
+std::string conninfo_value(const std::string& value) {
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\'' || c == '\\') {
+      out += '\\';
+    }
+    out += c;
+  }
+  return out + "'";
+}
+
+}  // namespace
+
+std::string conninfo(const PostgresOptions& options) {
+  if (!options.url.empty()) {
+    return options.url;
+  }
+  std::string out = fmt::format("host={} port={}", conninfo_value(options.host), options.port);
+  auto add = [&out](const char* key, const std::string& value) {
+    if (!value.empty()) {
+      out += fmt::format(" {}={}", key, conninfo_value(value));
+    }
+  };
+  add("user", options.user);
+  add("password", options.password);
+  add("dbname", options.database);
+  add("sslmode", options.sslmode);
+  return out;
+}
+
+Status PostgresEndpoint::probe(Deadline deadline) {
+  Result<std::unique_ptr<Connection>> connection = Connection::open(conninfo(options_), deadline);
+  if (!connection) {
+    return fail(connection.error());
+  }
+  return (*connection)->exec("SELECT 1");
+}
+
+}  // namespace megasync::connectors::postgres

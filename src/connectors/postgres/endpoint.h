@@ -1,0 +1,43 @@
+// The `postgres` endpoint: one PostgreSQL database, reached with libpq.
+//
+// Created by the registry from an endpoint's config (factory.cc); shared by the
+// jobs that use it. Each user (probe, and later sources, sinks and readers)
+// opens its own connection; the endpoint holds only the connection settings.
+#pragma once
+
+#include <string>
+
+#include "engine/endpoint.h"
+
+namespace megasync::connectors::postgres {
+
+struct PostgresOptions {
+  // Either a whole conninfo / postgresql:// URL, or the parts below.
+  std::string url;
+  std::string host = "127.0.0.1";
+  int port = 5432;
+  std::string user;
+  std::string password;
+  std::string database;
+  std::string sslmode = "prefer";
+};
+
+// The libpq conninfo string for `options` (key='value' pairs, quoted).
+std::string conninfo(const PostgresOptions& options);
+
+class PostgresEndpoint : public engine::Endpoint {
+ public:
+  explicit PostgresEndpoint(PostgresOptions options) : options_(std::move(options)) {}
+
+  std::string type() const override { return "postgres"; }
+  // Connects before `deadline` and runs SELECT 1; the error says what failed
+  // (authentication, database missing, server down) without the password.
+  Status probe(Deadline deadline) override;
+
+  const PostgresOptions& options() const { return options_; }
+
+ private:
+  PostgresOptions options_;
+};
+
+}  // namespace megasync::connectors::postgres

@@ -1,0 +1,69 @@
+// Registers the `postgres` endpoint type.
+#include "connectors/postgres/endpoint.h"
+#include "connectors/register.h"
+
+namespace megasync::connectors {
+
+void register_postgres(engine::Registry& registry) {
+  using config::OptionSpec;
+  using config::OptionType;
+  engine::EndpointType type;
+  type.name = "postgres";
+  type.schema.description = "A PostgreSQL database (libpq).";
+  type.schema.options = {
+      OptionSpec{.name = "url",
+                 .type = OptionType::kString,
+                 .description = "A libpq connection string or postgresql:// URL; when set, the "
+                                "other connection options are not used.",
+                 .secret = true},
+      OptionSpec{.name = "host",
+                 .type = OptionType::kString,
+                 .description = "Server host name or address.",
+                 .default_value = "127.0.0.1"},
+      OptionSpec{.name = "port",
+                 .type = OptionType::kInt,
+                 .description = "Server port.",
+                 .default_value = "5432",
+                 .min = 1,
+                 .max = 65535},
+      OptionSpec{.name = "user", .type = OptionType::kString, .description = "Role to connect as."},
+      OptionSpec{.name = "password",
+                 .type = OptionType::kString,
+                 .description = "Password of the role (use ${VAR} interpolation).",
+                 .secret = true},
+      OptionSpec{.name = "database", .type = OptionType::kString, .description = "Database name."},
+      OptionSpec{.name = "sslmode",
+                 .type = OptionType::kString,
+                 .description = "libpq sslmode.",
+                 .default_value = "prefer",
+                 .choices = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}},
+  };
+  type.create = [](const config::EndpointConfig& endpoint,
+                   const config::Config&) -> Result<std::shared_ptr<engine::Endpoint>> {
+    const config::Options& o = endpoint.options;
+    postgres::PostgresOptions options;
+    if (o.has("url")) {
+      options.url = o.string("url");
+    } else if (!o.has("database")) {
+      return make_error(ErrorCode::kInvalidConfig,
+                        "endpoint {}: set database (and host, port, user, password), or url",
+                        endpoint.name);
+    }
+    options.host = o.string("host");
+    options.port = static_cast<int>(o.integer("port"));
+    if (o.has("user")) {
+      options.user = o.string("user");
+    }
+    if (o.has("password")) {
+      options.password = o.string("password");
+    }
+    if (o.has("database")) {
+      options.database = o.string("database");
+    }
+    options.sslmode = o.string("sslmode");
+    return std::make_shared<postgres::PostgresEndpoint>(std::move(options));
+  };
+  registry.add_endpoint_type(std::move(type));
+}
+
+}  // namespace megasync::connectors

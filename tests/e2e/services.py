@@ -1,0 +1,185 @@
+"""The real database servers of the tests (standard library only).
+
+tests/services/start.sh starts two PostgreSQL 15 servers (pg-a, pg-b) and one
+MariaDB on loopback and writes their settings, as MEGASYNC_PG_A_URL and the
+like, to an env file (build/services/env, or $MEGASYNC_SERVICES_DIR/env);
+tests/services/run-with-services.sh (which `make test` uses) puts them in the
+environment. This module reads the environment, falling back to that file.
+
+    from services import pg_a, psql
+    rows = psql(pg_a(), "SELECT 1")          # [['1']]
+
+Tests are never skipped: without the servers, pg_a()/pg_b()/mariadb() and
+require_services() raise ServicesNotRunning, naming the script to run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import subprocess
+from typing import Dict, List, Optional
+
+SOURCE_DIR = os.path.abspath(
+    os.environ.get("MEGASYNC_SOURCE_DIR")
+    or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+# Upper bound for one client call; not a sleep.
+CLIENT_TIMEOUT = 60.0
+
+
+class ServicesNotRunning(RuntimeError):
+    """The test servers' settings are missing or a server does not answer."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Conn:
+    """How to reach one server as one user."""
+    name: str          # "pg-a", "pg-b" or "mariadb"
+    kind: str          # "postgresql" or "mariadb"
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+    url: str
+    limited_user: str = ""
+    limited_password: str = ""
+
+    def limited(self) -> "Conn":
+        """The same server as megasync_limited (no superuser, no REPLICATION)."""
+        scheme = "postgresql" if self.kind == "postgresql" else "mysql"
+        return dataclasses.replace(
+            self, user=self.limited_user, password=self.limited_password,
+            url=f"{scheme}://{self.limited_user}:{self.limited_password}"
+                f"@{self.host}:{self.port}/{self.dbname}")
+
+    def with_password(self, password: str) -> "Conn":
+        """A copy with another password (for authentication-failure tests)."""
+        return dataclasses.replace(self, password=password)
+
+
+def env_file() -> str:
+    state = os.environ.get("MEGASYNC_SERVICES_DIR") or os.path.join(SOURCE_DIR, "build", "services")
+    return os.path.join(state, "env")
+
+
+def _read_env_file(path: str) -> Dict[str, str]:
+    values: Dict[str, str] = {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                line = line.strip()
+                if line and not line.startswith("#") and "=" in line:
+                    key, value = line.split("=", 1)
+                    values[key] = value
+    except FileNotFoundError:
+        pass
+    return values
+
+
+def _settings() -> Dict[str, str]:
+    """The env file's values, overridden by the environment's."""
+    values = _read_env_file(env_file())
+    values.update({k: v for k, v in os.environ.items() if k.startswith("MEGASYNC_")})
+    return values
+
+
+def _conn(name: str, prefix: str, kind: str) -> Conn:
+    values = _settings()
+    keys = ["HOST", "PORT", "USER", "PASSWORD", "DB", "URL", "LIMITED_USER", "LIMITED_PASSWORD"]
+    missing = [f"{prefix}_{k}" for k in keys if not values.get(f"{prefix}_{k}")]
+    if missing:
+        raise ServicesNotRunning(
+            f"tests/services/start.sh was not run: {', '.join(missing)} not set in the "
+            f"environment nor in {env_file()}. Run the tests with "
+            f"tests/services/run-with-services.sh (as `make test` does), or run "
+            f"tests/services/start.sh first.")
+    return Conn(name=name, kind=kind, host=values[f"{prefix}_HOST"],
+                port=int(values[f"{prefix}_PORT"]), user=values[f"{prefix}_USER"],
+                password=values[f"{prefix}_PASSWORD"], dbname=values[f"{prefix}_DB"],
+                url=values[f"{prefix}_URL"], limited_user=values[f"{prefix}_LIMITED_USER"],
+                limited_password=values[f"{prefix}_LIMITED_PASSWORD"])
+
+
+def pg_a() -> Conn:
+    """PostgreSQL server A (the usual CDC source)."""
+    return _conn("pg-a", "MEGASYNC_PG_A", "postgresql")
+
+
+def pg_b() -> Conn:
+    """PostgreSQL server B (a second source, or a PostgreSQL destination)."""
+    return _conn("pg-b", "MEGASYNC_PG_B", "postgresql")
+
+
+def mariadb() -> Conn:
+    """The MariaDB server."""
+    return _conn("mariadb", "MEGASYNC_MARIADB", "mariadb")
+
+
+def require_services() -> List[Conn]:
+    """Fails loudly unless every server's settings are known and each accepts
+    TCP connections. Call it from setUpClass (or setUpModule)."""
+    conns = [pg_a(), pg_b(), mariadb()]
+    for c in conns:
+        try:
+            socket.create_connection((c.host, c.port), timeout=5).close()
+        except OSError as e:
+            raise ServicesNotRunning(
+                f"{c.name} at {c.host}:{c.port} does not accept connections ({e}): "
+                f"tests/services/start.sh was not run, or the servers were stopped "
+                f"(tests/services/stop.sh). Settings came from the environment or "
+                f"{env_file()}.") from None
+    return conns
+
+
+class SqlError(AssertionError):
+    """A client call failed; carries the client's stderr."""
+
+    def __init__(self, message: str, stderr: str):
+        super().__init__(message)
+        self.stderr = stderr
+
+
+def _run(cmd: List[str], env: Dict[str, str], what: str) -> List[List[str]]:
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                              timeout=CLIENT_TIMEOUT, stdin=subprocess.DEVNULL)
+    except FileNotFoundError:
+        raise ServicesNotRunning(f"{cmd[0]} not found: run scripts/install-deps.sh") from None
+    if proc.returncode != 0:
+        raise SqlError(f"{what} failed (exit {proc.returncode}): {proc.stderr.strip()}",
+                       proc.stderr)
+    return [line.split("\t") for line in proc.stdout.splitlines()]
+
+
+def _base_env() -> Dict[str, str]:
+    # The caller's PG*/MYSQL_* variables (PGSSLMODE, PGHOST, ...) must not
+    # change where or how the clients connect.
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("PG") and not k.startswith("MYSQL")}
+
+
+def psql(conn: Conn, sql: str, dbname: Optional[str] = None) -> List[List[str]]:
+    """Runs SQL (one or more statements) with psql over TCP with password
+    authentication; returns the rows of every result, in order, each a list
+    of column texts (NULL reads as 'NULL'). Raises SqlError on any error."""
+    env = _base_env()
+    env.update(PGPASSWORD=conn.password, PGCONNECT_TIMEOUT="10", PGSSLMODE="disable")
+    cmd = ["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-P", "null=NULL",
+           "-v", "ON_ERROR_STOP=1", "-h", conn.host, "-p", str(conn.port),
+           "-U", conn.user, "-d", dbname or conn.dbname, "-c", sql]
+    return _run(cmd, env, f"psql on {conn.name} as {conn.user}: {sql!r}")
+
+
+def mariadb_sql(conn: Conn, sql: str, dbname: Optional[str] = None) -> List[List[str]]:
+    """Runs SQL with the mariadb client over TCP; returns the rows of every
+    result (no headers), each a list of column texts in the client's batch escaping (NULL reads as
+    'NULL', a tab as '\\t'). Raises SqlError on any error."""
+    env = _base_env()
+    env.update(MYSQL_PWD=conn.password)
+    cmd = ["mariadb", "--no-defaults", "--protocol=TCP", "-h", conn.host, "-P", str(conn.port),
+           "-u", conn.user, "--batch", "--skip-column-names", "--connect-timeout=10",
+           "-D", dbname or conn.dbname, "-e", sql]
+    return _run(cmd, env, f"mariadb on {conn.name} as {conn.user}: {sql!r}")
