@@ -53,8 +53,18 @@ class RecordSink {
   // Creates or alters the target collections to receive `schemas`.
   virtual Status prepare(const std::vector<CollectionSchema>& schemas) = 0;
   // Applies the batch idempotently (upserts and deletes by key; applying it
-  // twice leaves the same state). Durable when it returns ok.
+  // twice leaves the same state). Durable when it returns ok. A sink that
+  // keeps checkpoints stores `batch.end` (when not empty) in the same
+  // transaction.
   virtual Status apply(const Batch& batch) = 0;
+
+  // True when the sink keeps the job's checkpoint for this target inside the
+  // target, written atomically with each batch, so that "applied" and
+  // "checkpointed" cannot disagree; the engine then resumes from
+  // load_checkpoint() rather than from the state store's copy.
+  virtual bool keeps_checkpoints() const { return false; }
+  // The position of the last batch applied; nullopt when none was.
+  virtual Result<std::optional<Position>> load_checkpoint() { return std::optional<Position>(); }
 };
 
 }  // namespace megasync

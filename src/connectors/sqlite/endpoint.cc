@@ -62,13 +62,14 @@ Result<std::unique_ptr<RecordSource>> SqliteEndpoint::open_record_source(
 }
 
 Result<std::unique_ptr<RecordSink>> SqliteEndpoint::open_record_sink(
-    const engine::SinkRequest& /*request*/) {
+    const engine::SinkRequest& request) {
   Result<std::unique_ptr<Connection>> db = Connection::open(
       options_.path, options_.create, static_cast<int>(options_.busy_timeout.count()));
   if (!db) {
     return fail(db.error());
   }
-  Result<std::unique_ptr<SqliteSink>> sink = SqliteSink::create(std::move(*db));
+  Result<std::unique_ptr<SqliteSink>> sink =
+      SqliteSink::create(std::move(*db), request.job, request.target);
   if (!sink) {
     return fail(sink.error());
   }

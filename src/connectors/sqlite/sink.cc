@@ -8,15 +8,38 @@
 
 namespace megasync::connectors::sqlite {
 
-Result<std::unique_ptr<SqliteSink>> SqliteSink::create(std::unique_ptr<Connection> db) {
+Result<std::unique_ptr<SqliteSink>> SqliteSink::create(std::unique_ptr<Connection> db,
+                                                       std::string job, std::string target) {
   // WAL keeps readers of the target unblocked; FULL makes every commit durable.
   if (Status s = db->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"); !s) {
     return fail(s.error().with_context("configure target"));
   }
-  return std::unique_ptr<SqliteSink>(new SqliteSink(std::move(db)));
+  return std::unique_ptr<SqliteSink>(
+      new SqliteSink(std::move(db), std::move(job), std::move(target)));
+}
+
+Result<std::optional<Position>> SqliteSink::load_checkpoint() {
+  Result<Statement> select =
+      db_->prepare("SELECT position FROM _megasync_checkpoints WHERE job = ? AND target = ?");
+  if (!select) {
+    return fail(select.error().with_context("read checkpoint"));
+  }
+  (void)select->bind(1, job_);
+  (void)select->bind(2, target_);
+  Result<bool> row = select->step();
+  if (!row) {
+    return fail(row.error().with_context("read checkpoint"));
+  }
+  return *row ? std::optional<Position>(select->column_text(0)) : std::optional<Position>();
 }
 
 Status SqliteSink::prepare(const std::vector<CollectionSchema>& schemas) {
+  if (Status s = db_->exec(
+          "CREATE TABLE IF NOT EXISTS _megasync_checkpoints(job TEXT NOT NULL, target TEXT NOT "
+          "NULL, position TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (job, target))");
+      !s) {
+    return fail(s.error().with_context("create _megasync_checkpoints"));
+  }
   for (const CollectionSchema& schema : schemas) {
     Result<CollectionSchema> existing = describe_table(*db_, schema.name);
     if (!existing && existing.error().code() == ErrorCode::kNotFound) {
@@ -162,6 +185,23 @@ Status SqliteSink::apply(const Batch& batch) {
     if (Status s = apply_change(change); !s) {
       (void)db_->exec("ROLLBACK");
       return fail(s.error().with_context("apply batch"));
+    }
+  }
+  if (!batch.end.empty()) {
+    // In the batch's transaction: what is applied and what is checkpointed agree.
+    Result<Statement*> save = statement(
+        "INSERT INTO _megasync_checkpoints(job, target, position, updated_at) VALUES (?, ?, ?, "
+        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) ON CONFLICT (job, target) DO UPDATE SET "
+        "position = excluded.position, updated_at = excluded.updated_at");
+    Status saved = save ? (*save)->bind(1, job_) : fail(save.error());
+    if (saved) {
+      (void)(*save)->bind(2, target_);
+      (void)(*save)->bind(3, batch.end);
+      saved = (*save)->run();
+    }
+    if (!saved) {
+      (void)db_->exec("ROLLBACK");
+      return fail(saved.error().with_context("save checkpoint"));
     }
   }
   if (Status s = db_->exec("COMMIT"); !s) {

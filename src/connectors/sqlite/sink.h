@@ -10,6 +10,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,8 +21,10 @@ namespace megasync::connectors::sqlite {
 
 class SqliteSink : public RecordSink {
  public:
-  // Sets the journal mode and synchronous level on `db`.
-  static Result<std::unique_ptr<SqliteSink>> create(std::unique_ptr<Connection> db);
+  // Sets the journal mode and synchronous level on `db`. The checkpoint of
+  // (`job`, `target`) is kept in the table `_megasync_checkpoints`.
+  static Result<std::unique_ptr<SqliteSink>> create(std::unique_ptr<Connection> db, std::string job,
+                                                    std::string target);
 
   // Creates missing tables (columns mapped back from ColumnType, PRIMARY KEY
   // kept) and adds missing columns to existing ones. Never drops anything.
@@ -29,13 +32,18 @@ class SqliteSink : public RecordSink {
   // One transaction: INSERT .. ON CONFLICT(key) DO UPDATE of the columns present,
   // DELETE by key, truncate as DELETE FROM. Rolls back on any error.
   Status apply(const Batch& batch) override;
+  bool keeps_checkpoints() const override { return true; }
+  Result<std::optional<Position>> load_checkpoint() override;
 
  private:
-  explicit SqliteSink(std::unique_ptr<Connection> db) : db_(std::move(db)) {}
+  SqliteSink(std::unique_ptr<Connection> db, std::string job, std::string target)
+      : db_(std::move(db)), job_(std::move(job)), target_(std::move(target)) {}
   Status apply_change(const Change& change);
   Result<Statement*> statement(const std::string& sql);
 
   std::unique_ptr<Connection> db_;
+  std::string job_;
+  std::string target_;
   std::map<std::string, CollectionSchema> schemas_;
   std::map<std::string, Statement> statements_;  // prepared once per distinct SQL
   // Per table: the statement of the last upsert (delete) and the non-key

@@ -19,13 +19,23 @@ struct StartPoint {
   std::vector<std::optional<Position>> per_target;  // each target's own checkpoint
 };
 
+// `sinks` (when given, one per target) are asked first: a sink that keeps its
+// checkpoint in the target's own transactions knows exactly what it applied.
 Result<StartPoint> find_start(const RecordSyncOptions& options, state::StateStore* store,
-                              const RecordSource& source) {
+                              const RecordSource& source,
+                              const std::vector<RecordSink*>* sinks = nullptr) {
   StartPoint start;
   bool all = true;
-  for (const auto& [name, endpoint] : options.targets) {
+  for (std::size_t i = 0; i < options.targets.size(); ++i) {
+    const std::string& name = options.targets[i].first;
     std::optional<Position> position;
-    if (store != nullptr) {
+    if (sinks != nullptr && (*sinks)[i]->keeps_checkpoints()) {
+      Result<std::optional<Position>> kept = (*sinks)[i]->load_checkpoint();
+      if (!kept) {
+        return fail(kept.error().with_context(fmt::format("checkpoint of {}", name)));
+      }
+      position = std::move(*kept);
+    } else if (store != nullptr) {
       Result<std::optional<state::Checkpoint>> checkpoint =
           store->get_checkpoint(options.job, name);
       if (!checkpoint) {
@@ -98,16 +108,16 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx) {
   if (!schemas) {
     return fail(schemas.error());
   }
-  Result<StartPoint> start = find_start(options_, ctx.store, source);
-  if (!start) {
-    return fail(start.error());
-  }
   Result<std::optional<Position>> marker = read_marker(ctx.store, options_.job);
   if (!marker) {
     return fail(marker.error());
   }
   replay_pending_ = false;
   if (ctx.dry_run) {
+    Result<StartPoint> start = find_start(options_, ctx.store, source);
+    if (!start) {
+      return fail(start.error());
+    }
     if (ctx.progress != nullptr) {
       ctx.progress->set_phase(fmt::format("dry run: {} tables, {}", schemas->size(),
                                           start->resume ? "resume" : "snapshot"));
@@ -117,9 +127,9 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx) {
 
   // Sinks are opened and prepared before anything is read, so a target that
   // cannot take the schema fails the run before the source moves.
-  std::vector<std::unique_ptr<TargetWorker>> workers;
-  for (std::size_t i = 0; i < options_.targets.size(); ++i) {
-    const auto& [name, endpoint] = options_.targets[i];
+  std::vector<std::unique_ptr<RecordSink>> sinks;
+  std::vector<RecordSink*> sink_list;
+  for (const auto& [name, endpoint] : options_.targets) {
     Result<std::unique_ptr<RecordSink>> sink =
         endpoint->open_record_sink({.job = options_.job, .target = name});
     if (!sink) {
@@ -128,6 +138,16 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx) {
     if (Status s = (*sink)->prepare(*schemas); !s) {
       return fail(s.error().with_context(fmt::format("target {}: prepare", name)));
     }
+    sink_list.push_back(sink->get());
+    sinks.push_back(std::move(*sink));
+  }
+  Result<StartPoint> start = find_start(options_, ctx.store, source, &sink_list);
+  if (!start) {
+    return fail(start.error());
+  }
+  std::vector<std::unique_ptr<TargetWorker>> workers;
+  for (std::size_t i = 0; i < options_.targets.size(); ++i) {
+    const std::string& name = options_.targets[i].first;
     workers.push_back(std::make_unique<TargetWorker>(
         TargetSettings{.job = options_.job,
                        .target = name,
@@ -135,7 +155,7 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx) {
                        .store = ctx.store,
                        .progress = ctx.progress,
                        .durable = start->per_target[i]},
-        std::move(*sink)));
+        std::move(sinks[i])));
   }
   if (Status s = source.open(start->resume); !s) {
     return fail(s.error().with_context(source_context));

@@ -210,6 +210,28 @@ TEST_F(RecordSyncSqliteTest, RowsDeletedAfterAnInterruptedSnapshotAreDeletedAtTh
   EXPECT_FALSE(marker->has_value());
 }
 
+TEST_F(RecordSyncSqliteTest, TheTargetKeepsItsCheckpointInTheSameTransaction) {
+  RecordSyncJob job = make_job();
+  ASSERT_TRUE(run(job));
+  auto kept = store_->get_checkpoint("users_job", "a");
+  ASSERT_TRUE(kept && *kept);
+  AppDb a(dir_.path() + "/a.db");
+  EXPECT_EQ(a.scalar("SELECT position FROM _megasync_checkpoints WHERE job = 'users_job' AND "
+                     "target = 'a'"),
+            (*kept)->position);
+
+  // The state store lost its copy (restored from an old backup, say): the
+  // targets still know where they are, so the next run streams, not snapshots.
+  ASSERT_TRUE(store_->delete_checkpoints("users_job"));
+  app_->exec("UPDATE users SET score = 7 WHERE id = 9");
+  engine::RunProgress progress;
+  engine::RunContext ctx = context();
+  ctx.progress = &progress;
+  ASSERT_TRUE(job.run(ctx));
+  EXPECT_EQ(progress.snapshot().records, 2);  // one change, to each of the two targets
+  EXPECT_EQ(rows("a.db"), expected());
+}
+
 TEST_F(RecordSyncSqliteTest, ARunReportsADivergedTargetAndItsLag) {
   RecordSyncJob job = make_job(std::chrono::milliseconds(1));
   ASSERT_TRUE(run(job));
