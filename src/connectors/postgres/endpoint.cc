@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "connectors/postgres/reader.h"
 #include "connectors/postgres/service.h"
+#include "connectors/postgres/sink.h"
 
 namespace megasync::connectors::postgres {
 namespace {
@@ -44,6 +46,26 @@ Status PostgresEndpoint::probe(Deadline deadline) {
     return fail(connection.error());
   }
   return (*connection)->exec("SELECT 1");
+}
+
+Result<std::unique_ptr<RecordSink>> PostgresEndpoint::open_record_sink(
+    const engine::SinkRequest& request) {
+  Result<std::unique_ptr<Connection>> connection =
+      Connection::open(conninfo(options_), Deadline::after(std::chrono::seconds(30)));
+  if (!connection) {
+    return fail(connection.error());
+  }
+  return std::unique_ptr<RecordSink>(
+      std::make_unique<PostgresSink>(std::move(*connection), request.job, request.target));
+}
+
+Result<std::unique_ptr<RecordReader>> PostgresEndpoint::open_record_reader() {
+  Result<std::unique_ptr<Connection>> connection =
+      Connection::open(conninfo(options_), Deadline::after(std::chrono::seconds(30)));
+  if (!connection) {
+    return fail(connection.error());
+  }
+  return std::unique_ptr<RecordReader>(std::make_unique<PostgresReader>(std::move(*connection)));
 }
 
 }  // namespace megasync::connectors::postgres

@@ -33,6 +33,10 @@ class PostgresEndpoint : public engine::Endpoint {
   // Connects before `deadline` and runs SELECT 1; the error says what failed
   // (authentication, database missing, server down) without the password.
   Status probe(Deadline deadline) override;
+  // Applies batches to tables of this database (sink.h).
+  Result<std::unique_ptr<RecordSink>> open_record_sink(const engine::SinkRequest& request) override;
+  // Reads tables for verification (reader.h).
+  Result<std::unique_ptr<RecordReader>> open_record_reader() override;
 
   const PostgresOptions& options() const { return options_; }
 

@@ -43,6 +43,8 @@ class Rows {
                        static_cast<std::size_t>(PQgetlength(result_.get(), row, column)));
   }
   std::string_view name(int column) const { return PQfname(result_.get(), column); }
+  // The column's type OID.
+  unsigned int type(int column) const { return PQftype(result_.get(), column); }
 
  private:
   std::unique_ptr<PGresult, decltype(&PQclear)> result_;

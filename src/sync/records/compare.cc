@@ -26,6 +26,43 @@ void encode_comparable(const Value& value, std::string& out) {
   encode_canonical(value, out);
 }
 
+// Timestamps as different systems print the same instant: "2026-01-05
+// 10:00:00" (SQLite text, PostgreSQL output) and "2026-01-05T10:00:00.000"
+// compare equal; so do "+00:00" and "Z". Not a parser: other text is kept.
+std::string comparable_time(std::string text) {
+  if (text.size() >= 19 && text[10] == ' ' && text[4] == '-' && text[13] == ':') {
+    text[10] = 'T';
+  }
+  for (const char* utc : {"+00:00", "+00"}) {
+    const std::string_view suffix(utc);
+    if (text.size() > 19 && text.ends_with(suffix)) {
+      text.replace(text.size() - suffix.size(), suffix.size(), "Z");
+      break;
+    }
+  }
+  if (text.size() > 20 && text[19] == '.') {
+    std::size_t end = 20;
+    while (end < text.size() && text[end] >= '0' && text[end] <= '9') {
+      ++end;
+    }
+    std::size_t last = end;
+    while (last > 20 && text[last - 1] == '0') {
+      --last;
+    }
+    text.erase(last == 20 ? 19 : last, end - (last == 20 ? 19 : last));
+  }
+  return text;
+}
+
+void encode_comparable(const Value& value, ColumnType type, std::string& out) {
+  const auto* text = std::get_if<std::string>(&value);
+  if (text != nullptr && (type == ColumnType::kTimestamp || type == ColumnType::kTimestampTz)) {
+    encode_canonical(Value(comparable_time(*text)), out);
+    return;
+  }
+  encode_comparable(value, out);
+}
+
 std::uint64_t hash_of(const std::string& bytes) {
   return XXH3_64bits(bytes.data(), bytes.size());
 }
@@ -95,7 +132,7 @@ std::uint64_t row_hash(const CollectionSchema& schema, const std::vector<Value>&
       out.push_back('-');  // absent: differs from every value, null included
       continue;
     }
-    encode_comparable(found->second, out);
+    encode_comparable(found->second, column.type, out);
   }
   return hash_of(out);
 }

@@ -76,6 +76,25 @@ TEST(RowHash, BooleansAndWholeDoublesCompareAsIntegers) {
   EXPECT_EQ(key_hash({Value(std::int64_t{3})}), key_hash({Value(3.0)}));
 }
 
+TEST(RowHash, TimestampsCompareAsInstantsWhateverTheirSpelling) {
+  CollectionSchema schema;
+  schema.name = "t";
+  schema.columns = {{.name = "id", .type = ColumnType::kInteger},
+                    {.name = "at", .type = ColumnType::kTimestampTz}};
+  schema.primary_key = {"id"};
+  const std::vector<Value> key{Value(std::int64_t{1})};
+  auto hash = [&](const char* at) {
+    return row_hash(schema, key, {{"id", key[0]}, {"at", Value(std::string(at))}});
+  };
+  EXPECT_EQ(hash("2026-01-05 10:00:00"), hash("2026-01-05T10:00:00"));
+  EXPECT_EQ(hash("2026-01-05 10:00:00.500"), hash("2026-01-05T10:00:00.5"));
+  EXPECT_EQ(hash("2026-01-05 10:00:00.000+00:00"), hash("2026-01-05T10:00:00Z"));
+  EXPECT_EQ(hash("2026-01-05 10:00:00+00"), hash("2026-01-05T10:00:00Z"));
+  EXPECT_NE(hash("2026-01-05 10:00:00.5"), hash("2026-01-05T10:00:00.05"));
+  EXPECT_NE(hash("2026-01-05 10:00:01"), hash("2026-01-05T10:00:00"));
+  EXPECT_NE(hash("2026-01-05 10:00:00+01:00"), hash("2026-01-05T10:00:00Z"));
+}
+
 TEST(RowHash, AnAbsentColumnDiffersFromNull) {
   const CollectionSchema schema = people();
   const std::vector<Value> key{Value(std::int64_t{1})};

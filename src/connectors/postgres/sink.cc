@@ -1,0 +1,297 @@
+#include "connectors/postgres/sink.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+#include "connectors/postgres/copy_text.h"
+#include "connectors/postgres/types.h"
+
+namespace megasync::connectors::postgres {
+namespace {
+
+std::pair<std::string, std::string> split_name(const std::string& collection) {
+  const std::size_t dot = collection.find('.');
+  if (dot == std::string::npos) {
+    return {"public", collection};
+  }
+  return {collection.substr(0, dot), collection.substr(dot + 1)};
+}
+
+std::string join_quoted(const std::vector<std::string>& names, std::string_view prefix = "") {
+  std::string out;
+  for (const std::string& name : names) {
+    out += fmt::format("{}{}{}", out.empty() ? "" : ", ", prefix, quote_ident(name));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string qualified_name(const std::string& collection) {
+  if (collection.find('.') == std::string::npos) {
+    return quote_ident(collection);
+  }
+  const auto [schema, table] = split_name(collection);
+  return quote_ident(schema) + "." + quote_ident(table);
+}
+
+Status PostgresSink::prepare(const std::vector<CollectionSchema>& schemas) {
+  if (Status s = db_->exec(
+          "CREATE TABLE IF NOT EXISTS public._megasync_checkpoints (job text NOT NULL, target "
+          "text NOT NULL, position text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), "
+          "PRIMARY KEY (job, target))");
+      !s) {
+    return fail(s.error().with_context("create _megasync_checkpoints"));
+  }
+  for (const CollectionSchema& schema : schemas) {
+    const auto [namespace_name, table] = split_name(schema.name);
+    Result<Rows> existing = db_->query(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND "
+        "table_name = $2",
+        {namespace_name, table});
+    if (!existing) {
+      return fail(existing.error().with_context(fmt::format("describe table {}", schema.name)));
+    }
+    std::set<std::string> columns;
+    for (int row = 0; row < existing->count(); ++row) {
+      columns.insert(existing->text(row, 0));
+    }
+    std::string sql;
+    if (columns.empty()) {
+      if (namespace_name != "public") {
+        sql += fmt::format("CREATE SCHEMA IF NOT EXISTS {}; ", quote_ident(namespace_name));
+      }
+      sql += fmt::format("CREATE TABLE IF NOT EXISTS {} (", qualified_name(schema.name));
+      for (const Column& column : schema.columns) {
+        sql += fmt::format("{} {}, ", quote_ident(column.name), declared_type(column.type));
+      }
+      sql += fmt::format("PRIMARY KEY ({}))", join_quoted(schema.primary_key));
+    } else {
+      for (const Column& column : schema.columns) {
+        if (!columns.contains(column.name)) {
+          sql += fmt::format("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}; ",
+                             qualified_name(schema.name), quote_ident(column.name),
+                             declared_type(column.type));
+        }
+      }
+    }
+    if (!sql.empty()) {
+      if (Status s = db_->exec(sql); !s) {
+        return fail(s.error().with_context(fmt::format("prepare table {}", schema.name)));
+      }
+    }
+    schemas_[schema.name] = schema;
+  }
+  return ok();
+}
+
+Result<std::optional<Position>> PostgresSink::load_checkpoint() {
+  Result<Rows> rows =
+      db_->query("SELECT position FROM public._megasync_checkpoints WHERE job = $1 AND target = $2",
+                 {job_, target_});
+  if (!rows) {
+    return fail(rows.error().with_context("read checkpoint"));
+  }
+  if (rows->count() == 0) {
+    return std::optional<Position>();
+  }
+  return std::optional<Position>(rows->text(0, 0));
+}
+
+Status PostgresSink::apply(const Batch& batch) {
+  if (Status s = db_->exec("BEGIN"); !s) {
+    return fail(s.error().with_context("apply batch"));
+  }
+  Status applied = apply_in_transaction(batch);
+  if (applied) {
+    applied = db_->exec("COMMIT");
+  }
+  if (!applied) {
+    (void)db_->exec("ROLLBACK");
+    stages_.clear();  // staging tables created in this transaction are gone
+    return fail(applied.error().with_context("apply batch"));
+  }
+  return ok();
+}
+
+Status PostgresSink::apply_in_transaction(const Batch& batch) {
+  std::map<std::string, PendingRows> pending;  // by collection
+  for (const Change& change : batch.changes) {
+    auto schema = schemas_.find(change.collection);
+    if (schema == schemas_.end()) {
+      return make_error(ErrorCode::kPermanent, "table {} was not prepared", change.collection);
+    }
+    if (change.op == Op::kTruncate) {
+      // What came before the truncate is applied before it (other tables too,
+      // keeping the batch's order).
+      if (Status s = flush(pending); !s) {
+        return s;
+      }
+      if (Status s = db_->exec(fmt::format("TRUNCATE {}", qualified_name(change.collection))); !s) {
+        return s;
+      }
+      continue;
+    }
+    if (change.key.size() != schema->second.primary_key.size()) {
+      return make_error(ErrorCode::kPermanent, "table {}: a change has {} key values, expected {}",
+                        change.collection, change.key.size(), schema->second.primary_key.size());
+    }
+    Pending& row = pending[change.collection][encode_key(change.key)];
+    row.key = change.key;
+    if (change.op == Op::kDelete) {
+      row.deleted = true;
+      row.fields.clear();
+      continue;
+    }
+    if (row.deleted) {
+      row.deleted = false;  // deleted, then written again: the new row replaces it
+      row.fields.clear();
+    }
+    for (const auto& [name, value] : change.fields) {
+      row.fields[name] = value;  // a later upsert's columns win; absent ones stay
+    }
+  }
+  if (Status s = flush(pending); !s) {
+    return s;
+  }
+  if (!batch.end.empty()) {
+    Result<Rows> saved = db_->query(
+        "INSERT INTO public._megasync_checkpoints (job, target, position, updated_at) VALUES "
+        "($1, $2, $3, now()) ON CONFLICT (job, target) DO UPDATE SET position = "
+        "excluded.position, updated_at = excluded.updated_at",
+        {job_, target_, batch.end});
+    if (!saved) {
+      return fail(saved.error().with_context("save checkpoint"));
+    }
+  }
+  return ok();
+}
+
+Status PostgresSink::flush(std::map<std::string, PendingRows>& pending) {
+  for (auto& [collection, rows] : pending) {
+    if (Status s = flush_table(schemas_.at(collection), rows); !s) {
+      return fail(s.error().with_context(fmt::format("table {}", collection)));
+    }
+  }
+  pending.clear();
+  return ok();
+}
+
+Result<std::string> PostgresSink::stage(const CollectionSchema& schema,
+                                        const std::vector<std::string>& columns) {
+  std::string signature = schema.name;
+  for (const std::string& column : columns) {
+    signature += '\0' + column;
+  }
+  if (auto found = stages_.find(signature); found != stages_.end()) {
+    return found->second;
+  }
+  const std::string name = fmt::format("_megasync_stage_{}", next_stage_++);
+  // The target's own column types, no constraints; emptied at every commit.
+  if (Status s = db_->exec(fmt::format(
+          "CREATE TEMP TABLE {} ON COMMIT DELETE ROWS AS SELECT {} FROM {} WITH NO DATA", name,
+          join_quoted(columns), qualified_name(schema.name)));
+      !s) {
+    return fail(s.error().with_context("create staging table"));
+  }
+  stages_.emplace(std::move(signature), name);
+  return name;
+}
+
+Status PostgresSink::flush_table(const CollectionSchema& schema, PendingRows& rows) {
+  auto is_key = [&](const std::string& name) {
+    return std::find(schema.primary_key.begin(), schema.primary_key.end(), name) !=
+           schema.primary_key.end();
+  };
+  // Upserts grouped by the columns they carry (all of them, unless a source
+  // could not read some, like an unchanged TOASTed value).
+  std::map<std::vector<std::string>, std::vector<Pending*>> upserts;
+  std::vector<Pending*> deletes;
+  for (auto& [encoded, row] : rows) {
+    if (row.deleted) {
+      deletes.push_back(&row);
+      continue;
+    }
+    std::vector<std::string> columns = schema.primary_key;
+    for (const auto& [name, value] : row.fields) {
+      if (!is_key(name)) {
+        columns.push_back(name);
+      }
+    }
+    upserts[columns].push_back(&row);
+  }
+
+  auto copy_rows = [&](const std::string& stage_name, const std::vector<std::string>& columns,
+                       const std::vector<Pending*>& group) -> Status {
+    return db_->copy_in(
+        fmt::format("COPY {} ({}) FROM STDIN", stage_name, join_quoted(columns)),
+        [&](const std::function<Status(std::string_view)>& write) -> Status {
+          std::string data;
+          for (const Pending* row : group) {
+            for (std::size_t i = 0; i < columns.size(); ++i) {
+              if (i > 0) {
+                data += '\t';
+              }
+              append_copy_value(
+                  i < schema.primary_key.size() ? row->key[i] : row->fields.at(columns[i]), data);
+            }
+            data += '\n';
+            if (data.size() >= (1u << 20)) {
+              if (Status s = write(data); !s) {
+                return s;
+              }
+              data.clear();
+            }
+          }
+          return data.empty() ? ok() : write(data);
+        });
+  };
+
+  if (!deletes.empty()) {
+    Result<std::string> stage_name = stage(schema, schema.primary_key);
+    if (!stage_name) {
+      return fail(stage_name.error());
+    }
+    if (Status s = copy_rows(*stage_name, schema.primary_key, deletes); !s) {
+      return s;
+    }
+    std::string match;
+    for (const std::string& key : schema.primary_key) {
+      match += fmt::format("{}t.{} = s.{}", match.empty() ? "" : " AND ", quote_ident(key),
+                           quote_ident(key));
+    }
+    if (Status s =
+            db_->exec(fmt::format("DELETE FROM {} t USING {} s WHERE {}; TRUNCATE {}",
+                                  qualified_name(schema.name), *stage_name, match, *stage_name));
+        !s) {
+      return s;
+    }
+  }
+  for (const auto& [columns, group] : upserts) {
+    Result<std::string> stage_name = stage(schema, columns);
+    if (!stage_name) {
+      return fail(stage_name.error());
+    }
+    if (Status s = copy_rows(*stage_name, columns, group); !s) {
+      return s;
+    }
+    std::string updates;
+    for (std::size_t i = schema.primary_key.size(); i < columns.size(); ++i) {
+      updates += fmt::format("{}{} = excluded.{}", updates.empty() ? "" : ", ",
+                             quote_ident(columns[i]), quote_ident(columns[i]));
+    }
+    if (Status s = db_->exec(
+            fmt::format("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO {}; TRUNCATE {}",
+                        qualified_name(schema.name), join_quoted(columns), join_quoted(columns),
+                        *stage_name, join_quoted(schema.primary_key),
+                        updates.empty() ? "NOTHING" : "UPDATE SET " + updates, *stage_name));
+        !s) {
+      return s;
+    }
+  }
+  return ok();
+}
+
+}  // namespace megasync::connectors::postgres
