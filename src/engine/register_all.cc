@@ -9,6 +9,7 @@ void register_all(Registry& registry) {
   connectors::register_fs(registry);
   connectors::register_sqlite(registry);
   connectors::register_postgres(registry);
+  connectors::register_mariadb(registry);
   connectors::register_command(registry);
   sync::objects::register_object_sync(registry);
   sync::records::register_record_sync(registry);

@@ -5,6 +5,7 @@
 #include "connectors/postgres/reader.h"
 #include "connectors/postgres/service.h"
 #include "connectors/postgres/sink.h"
+#include "connectors/postgres/source.h"
 
 namespace megasync::connectors::postgres {
 namespace {
@@ -46,6 +47,22 @@ Status PostgresEndpoint::probe(Deadline deadline) {
     return fail(connection.error());
   }
   return (*connection)->exec("SELECT 1");
+}
+
+Result<std::unique_ptr<RecordSource>> PostgresEndpoint::open_record_source(
+    const engine::SourceRequest& request) {
+  Result<std::unique_ptr<Connection>> connection =
+      Connection::open(conninfo(options_), Deadline::after(std::chrono::seconds(30)));
+  if (!connection) {
+    return fail(connection.error());
+  }
+  auto source = std::make_unique<PostgresSource>(conninfo(options_), std::move(*connection),
+                                                 request.job, request.collections);
+  // Fails early on wal_level, a missing table or one without a key.
+  if (Result<std::vector<CollectionSchema>> schemas = source->describe(); !schemas) {
+    return fail(schemas.error());
+  }
+  return std::unique_ptr<RecordSource>(std::move(source));
 }
 
 Result<std::unique_ptr<RecordSink>> PostgresEndpoint::open_record_sink(

@@ -33,6 +33,9 @@ class PostgresEndpoint : public engine::Endpoint {
   // Connects before `deadline` and runs SELECT 1; the error says what failed
   // (authentication, database missing, server down) without the password.
   Status probe(Deadline deadline) override;
+  // Change data capture by logical replication (source.h).
+  Result<std::unique_ptr<RecordSource>> open_record_source(
+      const engine::SourceRequest& request) override;
   // Applies batches to tables of this database (sink.h).
   Result<std::unique_ptr<RecordSink>> open_record_sink(const engine::SinkRequest& request) override;
   // Reads tables for verification (reader.h).

@@ -49,13 +49,15 @@ Error classify_error(std::string_view sqlstate, std::string message) {
                fmt::format("{} (SQLSTATE {})", message, sqlstate));
 }
 
-Result<std::unique_ptr<Connection>> Connection::open(const std::string& conninfo,
-                                                     Deadline deadline) {
+Result<std::unique_ptr<Connection>> Connection::open(const std::string& conninfo, Deadline deadline,
+                                                     bool replication) {
   const auto remaining = std::chrono::duration<double>(deadline.remaining()).count();
   const int timeout = std::clamp(static_cast<int>(std::ceil(remaining)), 1, 3600);
   const std::string timeout_text = std::to_string(timeout);
-  const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
-  const char* values[] = {conninfo.c_str(), timeout_text.c_str(), "megasync", nullptr};
+  const char* keys[] = {"dbname", "connect_timeout", "application_name",
+                        replication ? "replication" : nullptr, nullptr};
+  const char* values[] = {conninfo.c_str(), timeout_text.c_str(), "megasync",
+                          replication ? "database" : nullptr, nullptr};
   // expand_dbname=1: `dbname` may be a whole conninfo or URL; the keys after
   // it (the timeout from the deadline, our application name) override it.
   PGconn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);

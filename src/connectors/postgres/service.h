@@ -56,7 +56,10 @@ class Connection {
   // `deadline` (libpq's connect_timeout, rounded up to a second). Errors say
   // what failed and how to fix it where that is clear (authentication,
   // database missing, server not listening).
-  static Result<std::unique_ptr<Connection>> open(const std::string& conninfo, Deadline deadline);
+  // With `replication`, a logical replication connection (replication=database):
+  // simple queries and replication commands only.
+  static Result<std::unique_ptr<Connection>> open(const std::string& conninfo, Deadline deadline,
+                                                  bool replication = false);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

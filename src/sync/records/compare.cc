@@ -54,7 +54,38 @@ std::string comparable_time(std::string text) {
   return text;
 }
 
+// A decimal as text without what does not change its value: "+2.50" and 2.5
+// (a double, as SQLite keeps NUMERIC) both become "2.5". Other text is kept.
+std::string comparable_decimal(const Value& value) {
+  std::string text;
+  if (const auto* s = std::get_if<std::string>(&value)) {
+    text = *s;
+  } else if (const auto* d = std::get_if<double>(&value)) {
+    text = fmt::format("{}", *d);
+  } else if (const auto* i = std::get_if<std::int64_t>(&value)) {
+    return std::to_string(*i);
+  }
+  if (!text.empty() && text.front() == '+') {
+    text.erase(0, 1);
+  }
+  const bool plain = !text.empty() && text.find_first_not_of("-0123456789.") == std::string::npos;
+  if (plain && text.find('.') != std::string::npos) {
+    while (text.back() == '0') {
+      text.pop_back();
+    }
+    if (text.back() == '.') {
+      text.pop_back();
+    }
+  }
+  return text == "-0" ? "0" : text;
+}
+
 void encode_comparable(const Value& value, ColumnType type, std::string& out) {
+  if (type == ColumnType::kNumeric && !is_null(value) && !std::holds_alternative<Bytes>(value) &&
+      !std::holds_alternative<bool>(value)) {
+    encode_canonical(Value(comparable_decimal(value)), out);
+    return;
+  }
   const auto* text = std::get_if<std::string>(&value);
   if (text != nullptr && (type == ColumnType::kTimestamp || type == ColumnType::kTimestampTz)) {
     encode_canonical(Value(comparable_time(*text)), out);

@@ -95,6 +95,24 @@ TEST(RowHash, TimestampsCompareAsInstantsWhateverTheirSpelling) {
   EXPECT_NE(hash("2026-01-05 10:00:00+01:00"), hash("2026-01-05T10:00:00Z"));
 }
 
+TEST(RowHash, DecimalsCompareByValue) {
+  CollectionSchema schema;
+  schema.name = "t";
+  schema.columns = {{.name = "id", .type = ColumnType::kInteger},
+                    {.name = "amount", .type = ColumnType::kNumeric}};
+  schema.primary_key = {"id"};
+  const std::vector<Value> key{Value(std::int64_t{1})};
+  auto hash = [&](Value amount) {
+    return row_hash(schema, key, {{"id", key[0]}, {"amount", amount}});
+  };
+  EXPECT_EQ(hash(Value(std::string("2.50"))), hash(Value(2.5)));
+  EXPECT_EQ(hash(Value(std::string("3.00"))), hash(Value(std::int64_t{3})));
+  EXPECT_EQ(hash(Value(std::string("+7"))), hash(Value(std::string("7.0"))));
+  EXPECT_NE(hash(Value(std::string("2.5"))), hash(Value(std::string("2.05"))));
+  EXPECT_NE(hash(Value(std::string("20"))), hash(Value(std::string("2"))));
+  EXPECT_NE(hash(Value(std::string("1"))), hash(Value()));
+}
+
 TEST(RowHash, AnAbsentColumnDiffersFromNull) {
   const CollectionSchema schema = people();
   const std::vector<Value> key{Value(std::int64_t{1})};

@@ -1,0 +1,461 @@
+#include "connectors/postgres/source.h"
+
+#include <fmt/format.h>
+#include <poll.h>
+
+#include <algorithm>
+
+#include "connectors/postgres/catalog.h"
+#include "connectors/postgres/pgoutput.h"
+#include "connectors/postgres/sink.h"
+#include "connectors/postgres/types.h"
+
+namespace megasync::connectors::postgres {
+namespace {
+
+constexpr auto kStatusInterval = std::chrono::seconds(10);
+constexpr auto kCatchUpPoll = std::chrono::milliseconds(200);
+// How long a periodic run waits to reach the WAL end seen when it started.
+constexpr auto kCatchUpLimit = std::chrono::seconds(60);
+
+PgTimestamp now_pg() {
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  return micros - kPgEpochUnixMicros;
+}
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+}  // namespace
+
+std::string replication_name(const std::string& job) {
+  std::string name = "megasync_";
+  for (char c : job) {
+    const char lower = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    name += (std::isalnum(static_cast<unsigned char>(lower)) != 0 || lower == '_') ? lower : '_';
+  }
+  return name.substr(0, 63);
+}
+
+PostgresSource::PostgresSource(std::string conninfo, std::unique_ptr<Connection> db,
+                               std::string job, std::vector<std::string> patterns)
+    : conninfo_(std::move(conninfo)),
+      db_(std::move(db)),
+      job_(std::move(job)),
+      name_(replication_name(job_)),
+      patterns_(std::move(patterns)) {}
+
+PostgresSource::~PostgresSource() = default;
+
+Result<std::vector<CollectionSchema>> PostgresSource::describe() {
+  if (schemas_.empty()) {
+    Result<Rows> level = db_->query("SHOW wal_level");
+    if (!level) {
+      return fail(level.error());
+    }
+    if (level->count() == 1 && level->text(0, 0) != "logical") {
+      return make_error(ErrorCode::kInvalidConfig,
+                        "the source's wal_level is '{}': set wal_level = logical in "
+                        "postgresql.conf and restart the server",
+                        level->text(0, 0));
+    }
+    Result<std::vector<CollectionSchema>> tables = describe_tables(*db_, patterns_);
+    if (!tables) {
+      return fail(tables.error());
+    }
+    if (tables->empty()) {
+      return make_error(ErrorCode::kInvalidConfig, "no table of the source matches {}",
+                        fmt::join(patterns_, ", "));
+    }
+    schemas_ = std::move(*tables);
+  }
+  return schemas_;
+}
+
+Status PostgresSource::ensure_publication() {
+  std::string tables;
+  for (const CollectionSchema& schema : schemas_) {
+    tables += (tables.empty() ? "" : ", ") + qualified_name(schema.name);
+  }
+  Result<Rows> exists = db_->query("SELECT 1 FROM pg_publication WHERE pubname = $1", {name_});
+  if (!exists) {
+    return fail(exists.error());
+  }
+  const std::string sql =
+      exists->count() == 0
+          ? fmt::format("CREATE PUBLICATION {} FOR TABLE {}", quote_ident(name_), tables)
+          : fmt::format("ALTER PUBLICATION {} SET TABLE {}", quote_ident(name_), tables);
+  Status done = db_->exec(sql);
+  if (!done && done.error().message().find("permission denied") != std::string::npos) {
+    return make_error(ErrorCode::kPermanent,
+                      "publication {}: {} (the role needs CREATE on the database and to own the "
+                      "tables, or create the publication yourself: CREATE PUBLICATION {} FOR "
+                      "TABLE {})",
+                      name_, done.error().message(), quote_ident(name_), tables);
+  }
+  return with_context(std::move(done), fmt::format("publication {}", name_));
+}
+
+Status PostgresSource::open(const std::optional<Position>& resume_after) {
+  if (Result<std::vector<CollectionSchema>> described = describe(); !described) {
+    return fail(described.error());
+  }
+  Result<Rows> role = db_->query(
+      "SELECT current_user, rolreplication OR rolsuper FROM pg_roles WHERE rolname = "
+      "current_user");
+  if (!role) {
+    return fail(role.error());
+  }
+  if (role->count() == 1 && role->text(0, 1) != "t") {
+    return make_error(ErrorCode::kPermanent,
+                      "role {} cannot read changes: give it the REPLICATION attribute "
+                      "(ALTER ROLE {} REPLICATION)",
+                      role->text(0, 0), quote_ident(role->text(0, 0)));
+  }
+  if (Status s = ensure_publication(); !s) {
+    return s;
+  }
+  Result<std::unique_ptr<Connection>> replication =
+      Connection::open(conninfo_, Deadline::after(std::chrono::seconds(30)), true);
+  if (!replication) {
+    std::string message = replication.error().message();
+    if (message.find("replication") != std::string::npos) {
+      message += " (the role needs the REPLICATION attribute: ALTER ROLE ... REPLICATION)";
+    }
+    return make_error(ErrorCode::kPermanent, "{}", message);
+  }
+  replication_ = std::move(*replication);
+  if (!resume_after) {
+    return begin_snapshot();
+  }
+  Result<Rows> slot = db_->query(
+      "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1", {name_});
+  if (!slot) {
+    return fail(slot.error());
+  }
+  if (slot->count() == 0) {
+    return make_error(ErrorCode::kPermanent,
+                      "replication slot {} is missing (dropped, or lost in a failover): the "
+                      "changes since the last checkpoint cannot be read; delete the job's "
+                      "checkpoints to start again from a snapshot",
+                      name_);
+  }
+  Result<Lsn> from = position_to_lsn(*resume_after);
+  if (!from) {
+    return fail(from.error());
+  }
+  flushed_ = *from;
+  return start_streaming(*from);
+}
+
+Status PostgresSource::begin_snapshot() {
+  Result<Rows> slot = db_->query(
+      "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1", {name_});
+  if (!slot) {
+    return fail(slot.error());
+  }
+  if (slot->count() == 1 && !slot->null(0, 0)) {
+    // The slot survives from an earlier, unfinished snapshot: read a fresh
+    // snapshot, then replay everything the slot kept since its position.
+    // Rows may briefly go back to older values during the replay; every change
+    // after the position arrives again, so the targets converge.
+    Result<Lsn> position = parse_lsn(slot->text(0, 0));
+    if (!position) {
+      return fail(position.error());
+    }
+    snapshot_lsn_ = *position;
+    if (Status s = db_->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); !s) {
+      return s;
+    }
+  } else {
+    Result<Rows> created = replication_->query(fmt::format(
+        "CREATE_REPLICATION_SLOT {} LOGICAL pgoutput (SNAPSHOT 'export')", quote_ident(name_)));
+    if (!created) {
+      return fail(created.error().with_context(fmt::format("create replication slot {}", name_)));
+    }
+    Result<Lsn> consistent = parse_lsn(created->text(0, 1));
+    if (!consistent) {
+      return fail(consistent.error());
+    }
+    snapshot_lsn_ = *consistent;
+    const std::string snapshot = created->text(0, 2);
+    if (Status s = db_->exec(
+            fmt::format("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION "
+                        "SNAPSHOT {}",
+                        quote_literal(snapshot)));
+        !s) {
+      return fail(s.error().with_context("import the slot's snapshot"));
+    }
+  }
+  flushed_ = snapshot_lsn_;
+  in_snapshot_ = true;
+  snapshot_table_ = 0;
+  return ok();
+}
+
+Result<std::optional<Batch>> PostgresSource::next(Deadline until, std::size_t max_changes) {
+  if (in_snapshot_) {
+    return next_snapshot(max_changes);
+  }
+  if (!streaming_) {
+    return make_error(ErrorCode::kPermanent, "postgres source: next() before open()");
+  }
+  return next_stream(until, max_changes);
+}
+
+Result<std::optional<Batch>> PostgresSource::next_snapshot(std::size_t max_changes) {
+  Batch batch;
+  batch.snapshot = true;
+  const Position position = lsn_to_position(snapshot_lsn_);
+  while (snapshot_table_ < schemas_.size() && batch.changes.size() < max_changes) {
+    const CollectionSchema& schema = schemas_[snapshot_table_];
+    if (!cursor_open_) {
+      std::string columns;
+      for (const Column& column : schema.columns) {
+        columns += (columns.empty() ? "" : ", ") + quote_ident(column.name);
+      }
+      if (Status s = db_->exec(fmt::format("DECLARE _megasync_snapshot NO SCROLL CURSOR FOR "
+                                           "SELECT {} FROM {}",
+                                           columns, qualified_name(schema.name)));
+          !s) {
+        return fail(s.error().with_context(fmt::format("snapshot {}", schema.name)));
+      }
+      cursor_open_ = true;
+    }
+    const std::size_t want = max_changes - batch.changes.size();
+    Result<Rows> rows = db_->query(fmt::format("FETCH {} FROM _megasync_snapshot", want));
+    if (!rows) {
+      return fail(rows.error().with_context(fmt::format("snapshot {}", schema.name)));
+    }
+    for (int row = 0; row < rows->count(); ++row) {
+      Change change;
+      change.collection = schema.name;
+      change.position = position;
+      for (int column = 0; column < rows->columns(); ++column) {
+        const std::string& name = schema.columns[static_cast<std::size_t>(column)].name;
+        if (rows->null(row, column)) {
+          change.fields[name] = Value();
+          continue;
+        }
+        Result<Value> value = text_to_value(rows->type(column), rows->text(row, column));
+        if (!value) {
+          return fail(value.error().with_context(fmt::format("{}.{}", schema.name, name)));
+        }
+        change.fields[name] = std::move(*value);
+      }
+      for (const std::string& key : schema.primary_key) {
+        change.key.push_back(change.fields[key]);
+      }
+      batch.bytes += 64;
+      batch.changes.push_back(std::move(change));
+    }
+    if (static_cast<std::size_t>(rows->count()) < want) {
+      if (Status s = db_->exec("CLOSE _megasync_snapshot"); !s) {
+        return fail(s.error());
+      }
+      cursor_open_ = false;
+      ++snapshot_table_;
+    }
+  }
+  if (snapshot_table_ == schemas_.size()) {
+    if (Status s = db_->exec("COMMIT"); !s) {
+      return fail(s.error().with_context("finish snapshot"));
+    }
+    in_snapshot_ = false;
+    batch.end = position;
+    if (Status s = start_streaming(snapshot_lsn_); !s) {
+      return fail(s.error());
+    }
+  }
+  return std::optional<Batch>(std::move(batch));
+}
+
+Status PostgresSource::start_streaming(Lsn from) {
+  Result<Rows> end = db_->query("SELECT pg_current_wal_lsn()::text");
+  if (!end) {
+    return fail(end.error());
+  }
+  Result<Lsn> wal_end = parse_lsn(end->text(0, 0));
+  if (!wal_end) {
+    return fail(wal_end.error());
+  }
+  caught_up_at_ = *wal_end;
+  caught_up_ = false;
+  received_ = from;
+  const std::string command =
+      fmt::format("START_REPLICATION SLOT {} LOGICAL {} (proto_version '1', publication_names {})",
+                  quote_ident(name_), format_lsn(from), quote_literal(quote_ident(name_)));
+  PGresult* result = PQexec(replication_->raw(), command.c_str());
+  const ExecStatusType status = PQresultStatus(result);
+  std::string message = PQresultErrorMessage(result);
+  PQclear(result);
+  if (status != PGRES_COPY_BOTH) {
+    return make_error(ErrorCode::kRetryable, "start replication from slot {}: {}", name_, message);
+  }
+  streaming_ = true;
+  return send_status(/*reply_requested=*/true);
+}
+
+Status PostgresSource::send_status(bool reply_requested) {
+  const std::string message = encode_standby_status({.write = std::max(received_, flushed_),
+                                                     .flush = flushed_,
+                                                     .apply = flushed_,
+                                                     .client_time = now_pg(),
+                                                     .reply_requested = reply_requested});
+  PGconn* conn = replication_->raw();
+  if (PQputCopyData(conn, message.data(), static_cast<int>(message.size())) != 1 ||
+      PQflush(conn) != 0) {
+    return make_error(ErrorCode::kRetryable, "replication status: {}", PQerrorMessage(conn));
+  }
+  last_status_ = std::chrono::steady_clock::now();
+  return ok();
+}
+
+Status PostgresSource::handle(std::string_view data, Batch& batch) {
+  Result<ServerMessage> message = decode_server_message(data);
+  if (!message) {
+    return fail(message.error());
+  }
+  if (const auto* keepalive = std::get_if<PrimaryKeepalive>(&*message)) {
+    // A logical walsender's keepalive carries how far it has decoded and sent.
+    if (!in_transaction_ && keepalive->wal_end >= caught_up_at_) {
+      caught_up_ = true;
+    }
+    return keepalive->reply_requested ? send_status(false) : ok();
+  }
+  const auto& xlog = std::get<XLogData>(*message);
+  Result<PgOutputMessage> decoded = decode_pgoutput(xlog.payload);
+  if (!decoded) {
+    return fail(decoded.error());
+  }
+  return std::visit(
+      Overloaded{
+          [&](const BeginMessage&) -> Status {
+            in_transaction_ = true;
+            skip_transaction_ = false;
+            transaction_.clear();
+            return ok();
+          },
+          [&](const OriginMessage& origin) -> Status {
+            // Written by megasync's own applier (bidirectional pairs): not sent back.
+            skip_transaction_ = origin.name.starts_with("megasync");
+            return ok();
+          },
+          [&](const CommitMessage& commit) -> Status {
+            const Position position = lsn_to_position(commit.end_lsn);
+            if (!skip_transaction_) {
+              for (Change& change : transaction_) {
+                change.position = position;
+                batch.bytes += 64;
+                batch.changes.push_back(std::move(change));
+              }
+            }
+            transaction_.clear();
+            batch.end = position;
+            received_ = commit.end_lsn;
+            in_transaction_ = false;
+            if (received_ >= caught_up_at_) {
+              caught_up_ = true;
+            }
+            return ok();
+          },
+          [&](const RelationMessage& relation) -> Status {
+            relations_.add(relation);
+            return ok();
+          },
+          [&](const TypeMessage& type) -> Status {
+            relations_.add(type);
+            return ok();
+          },
+          [&](const InsertMessage& m) -> Status {
+            return skip_transaction_ ? ok() : relations_.append_changes(m, transaction_);
+          },
+          [&](const UpdateMessage& m) -> Status {
+            return skip_transaction_ ? ok() : relations_.append_changes(m, transaction_);
+          },
+          [&](const DeleteMessage& m) -> Status {
+            return skip_transaction_ ? ok() : relations_.append_changes(m, transaction_);
+          },
+          [&](const TruncateMessage& m) -> Status {
+            return skip_transaction_ ? ok() : relations_.append_changes(m, transaction_);
+          },
+          [&](const LogicalMessage&) -> Status { return ok(); },
+      },
+      *decoded);
+}
+
+Result<std::optional<Batch>> PostgresSource::next_stream(Deadline until, std::size_t max_changes) {
+  PGconn* conn = replication_->raw();
+  Batch batch;
+  const auto started = std::chrono::steady_clock::now();
+  while (true) {
+    bool drained = false;
+    while (!drained && (batch.end.empty() || batch.changes.size() < max_changes)) {
+      char* buffer = nullptr;
+      const int n = PQgetCopyData(conn, &buffer, /*async=*/1);
+      if (n > 0) {
+        Status handled = handle(std::string_view(buffer, static_cast<std::size_t>(n)), batch);
+        PQfreemem(buffer);
+        if (!handled) {
+          return fail(handled.error().with_context(fmt::format("slot {}", name_)));
+        }
+      } else if (n == 0) {
+        drained = true;
+      } else {
+        return make_error(ErrorCode::kRetryable, "replication stream of slot {} ended: {}", name_,
+                          PQerrorMessage(conn));
+      }
+    }
+    if (!batch.end.empty() && !in_transaction_) {
+      return std::optional<Batch>(std::move(batch));  // whole transactions, nothing more now
+    }
+    const auto now = std::chrono::steady_clock::now();
+    const bool catching_up = !caught_up_ && now - started < kCatchUpLimit;
+    if (!catching_up && until.expired()) {
+      return std::optional<Batch>();
+    }
+    if (now - last_status_ >= (catching_up ? kCatchUpPoll : kStatusInterval)) {
+      // While catching up, ask for a keepalive: it says how far the server got.
+      if (Status s = send_status(catching_up); !s) {
+        return fail(s.error());
+      }
+    }
+    pollfd fd{PQsocket(conn), POLLIN, 0};
+    const auto wait =
+        catching_up ? kCatchUpPoll
+                    : std::min<std::chrono::milliseconds>(
+                          std::chrono::duration_cast<std::chrono::milliseconds>(until.remaining()),
+                          kCatchUpPoll);
+    (void)::poll(&fd, 1, static_cast<int>(std::max<std::int64_t>(wait.count(), 1)));
+    if (PQconsumeInput(conn) == 0) {
+      return make_error(ErrorCode::kRetryable, "replication stream of slot {}: {}", name_,
+                        PQerrorMessage(conn));
+    }
+  }
+}
+
+Status PostgresSource::release(const Position& durable_everywhere) {
+  Result<Lsn> lsn = position_to_lsn(durable_everywhere);
+  if (!lsn) {
+    return fail(lsn.error());
+  }
+  if (*lsn <= flushed_) {
+    return ok();
+  }
+  flushed_ = *lsn;
+  return streaming_ ? send_status(false) : ok();
+}
+
+int PostgresSource::compare(const Position& a, const Position& b) const {
+  const Lsn x = position_to_lsn(a).value_or(0);
+  const Lsn y = position_to_lsn(b).value_or(0);
+  return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+}  // namespace megasync::connectors::postgres
