@@ -12,13 +12,6 @@ namespace {
 
 constexpr int kFetchRows = 10000;
 
-std::pair<std::string, std::string> split(const std::string& collection) {
-  const std::size_t dot = collection.find('.');
-  return dot == std::string::npos ? std::pair<std::string, std::string>{"public", collection}
-                                  : std::pair<std::string, std::string>{collection.substr(0, dot),
-                                                                        collection.substr(dot + 1)};
-}
-
 }  // namespace
 
 PostgresReader::~PostgresReader() {
@@ -37,7 +30,7 @@ Status PostgresReader::begin() {
 }
 
 Status PostgresReader::scan(const CollectionSchema& schema, const Visit& visit) {
-  const auto [namespace_name, table] = split(schema.name);
+  const auto [namespace_name, table] = split_collection(schema.name);
   Result<Rows> existing = db_->query(
       "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND "
       "table_name = $2",

@@ -11,14 +11,6 @@
 namespace megasync::connectors::postgres {
 namespace {
 
-std::pair<std::string, std::string> split_name(const std::string& collection) {
-  const std::size_t dot = collection.find('.');
-  if (dot == std::string::npos) {
-    return {"public", collection};
-  }
-  return {collection.substr(0, dot), collection.substr(dot + 1)};
-}
-
 std::string join_quoted(const std::vector<std::string>& names, std::string_view prefix = "") {
   std::string out;
   for (const std::string& name : names) {
@@ -29,11 +21,19 @@ std::string join_quoted(const std::vector<std::string>& names, std::string_view 
 
 }  // namespace
 
+std::pair<std::string, std::string> split_collection(const std::string& collection) {
+  const std::size_t dot = collection.find('.');
+  if (dot == std::string::npos) {
+    return {"public", collection};
+  }
+  return {collection.substr(0, dot), collection.substr(dot + 1)};
+}
+
 std::string qualified_name(const std::string& collection) {
   if (collection.find('.') == std::string::npos) {
     return quote_ident(collection);
   }
-  const auto [schema, table] = split_name(collection);
+  const auto [schema, table] = split_collection(collection);
   return quote_ident(schema) + "." + quote_ident(table);
 }
 
@@ -46,7 +46,7 @@ Status PostgresSink::prepare(const std::vector<CollectionSchema>& schemas) {
     return fail(s.error().with_context("create _megasync_checkpoints"));
   }
   for (const CollectionSchema& schema : schemas) {
-    const auto [namespace_name, table] = split_name(schema.name);
+    const auto [namespace_name, table] = split_collection(schema.name);
     Result<Rows> existing = db_->query(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND "
         "table_name = $2",

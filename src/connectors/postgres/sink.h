@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "connectors/postgres/service.h"
@@ -26,6 +27,8 @@ namespace megasync::connectors::postgres {
 
 // "orders" -> "orders"; "sales.orders" -> "sales"."orders".
 std::string qualified_name(const std::string& collection);
+// "orders" -> {"public", "orders"}; "sales.orders" -> {"sales", "orders"}.
+std::pair<std::string, std::string> split_collection(const std::string& collection);
 
 class PostgresSink : public RecordSink {
  public:

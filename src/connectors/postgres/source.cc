@@ -395,8 +395,14 @@ Result<std::optional<Batch>> PostgresSource::next_stream(Deadline until, std::si
   Batch batch;
   const auto started = std::chrono::steady_clock::now();
   while (true) {
+    // A periodic run ends once it reached the WAL end it saw when it started,
+    // even while writers keep adding more: the next run takes the rest.
+    if (caught_up_ && until.expired() && !in_transaction_ && batch.end.empty()) {
+      return std::optional<Batch>();
+    }
     bool drained = false;
-    while (!drained && (batch.end.empty() || batch.changes.size() < max_changes)) {
+    while (!drained && !(caught_up_ && until.expired() && !in_transaction_) &&
+           (batch.end.empty() || batch.changes.size() < max_changes)) {
       char* buffer = nullptr;
       const int n = PQgetCopyData(conn, &buffer, /*async=*/1);
       if (n > 0) {
