@@ -183,7 +183,7 @@ Status MariadbSink::apply(const Batch& batch) {
 }
 
 Status MariadbSink::apply_in_transaction(const Batch& batch) {
-  std::map<std::string, PendingRows> pending;  // by collection
+  NetChanges pending;
   for (const Change& change : batch.changes) {
     auto schema = schemas_.find(change.collection);
     if (schema == schemas_.end()) {
@@ -206,20 +206,7 @@ Status MariadbSink::apply_in_transaction(const Batch& batch) {
       return make_error(ErrorCode::kPermanent, "table {}: a change has {} key values, expected {}",
                         change.collection, change.key.size(), schema->second.primary_key.size());
     }
-    Pending& row = pending[change.collection][encode_key(change.key)];
-    row.key = change.key;
-    if (change.op == Op::kDelete) {
-      row.deleted = true;
-      row.fields.clear();
-      continue;
-    }
-    if (row.deleted) {
-      row.deleted = false;  // deleted, then written again: the new row replaces it
-      row.fields.clear();
-    }
-    for (const auto& [name, value] : change.fields) {
-      row.fields[name] = value;  // a later upsert's columns win; absent ones stay
-    }
+    fold_change(change, pending);
   }
   if (Status s = flush(pending); !s) {
     return s;
@@ -238,7 +225,7 @@ Status MariadbSink::apply_in_transaction(const Batch& batch) {
   return ok();
 }
 
-Status MariadbSink::flush(std::map<std::string, PendingRows>& pending) {
+Status MariadbSink::flush(NetChanges& pending) {
   for (auto& [collection, rows] : pending) {
     if (Status s = flush_table(schemas_.at(collection), rows); !s) {
       return fail(s.error().with_context(fmt::format("table {}", collection)));
@@ -248,7 +235,7 @@ Status MariadbSink::flush(std::map<std::string, PendingRows>& pending) {
   return ok();
 }
 
-Status MariadbSink::flush_table(const CollectionSchema& schema, PendingRows& rows) {
+Status MariadbSink::flush_table(const CollectionSchema& schema, NetRows& rows) {
   const std::vector<std::string>& key_columns = schema.primary_key;
   auto is_key = [&](const std::string& name) {
     return std::find(key_columns.begin(), key_columns.end(), name) != key_columns.end();
@@ -256,8 +243,8 @@ Status MariadbSink::flush_table(const CollectionSchema& schema, PendingRows& row
   const std::string table = qualified_name(schema.name, database_);
   // Upserts grouped by the columns they carry (all of them, unless a source
   // could not read some).
-  std::map<std::vector<std::string>, std::vector<const Pending*>> upserts;
-  std::vector<const Pending*> deletes;
+  std::map<std::vector<std::string>, std::vector<const NetRow*>> upserts;
+  std::vector<const NetRow*> deletes;
   for (const auto& [encoded, row] : rows) {
     if (row.deleted) {
       deletes.push_back(&row);
@@ -274,7 +261,7 @@ Status MariadbSink::flush_table(const CollectionSchema& schema, PendingRows& row
 
   // "(v1, v2)" of `row` for `columns` (keys first); a lone value without
   // parentheses unless `parens`.
-  auto tuple = [&](const Pending& row, const std::vector<std::string>& columns, bool parens,
+  auto tuple = [&](const NetRow& row, const std::vector<std::string>& columns, bool parens,
                    std::string& out) -> Status {
     parens = parens || columns.size() > 1;
     if (parens) {
@@ -300,7 +287,7 @@ Status MariadbSink::flush_table(const CollectionSchema& schema, PendingRows& row
                                                       : "(" + join_quoted(key_columns) + ")";
     Chunker chunker(*db_, fmt::format("DELETE FROM {} WHERE {} IN (", table, match), ")");
     std::string item;
-    for (const Pending* row : deletes) {
+    for (const NetRow* row : deletes) {
       item.clear();
       if (Status s = tuple(*row, key_columns, false, item); !s) {
         return s;
@@ -325,7 +312,7 @@ Status MariadbSink::flush_table(const CollectionSchema& schema, PendingRows& row
     Chunker chunker(*db_, fmt::format("INSERT INTO {} ({}) VALUES ", table, join_quoted(columns)),
                     " ON DUPLICATE KEY UPDATE " + updates);
     std::string item;
-    for (const Pending* row : group) {
+    for (const NetRow* row : group) {
       item.clear();
       if (Status s = tuple(*row, columns, true, item); !s) {
         return s;

@@ -117,7 +117,7 @@ Status PostgresSink::apply(const Batch& batch) {
 }
 
 Status PostgresSink::apply_in_transaction(const Batch& batch) {
-  std::map<std::string, PendingRows> pending;  // by collection
+  NetChanges pending;
   for (const Change& change : batch.changes) {
     auto schema = schemas_.find(change.collection);
     if (schema == schemas_.end()) {
@@ -138,20 +138,7 @@ Status PostgresSink::apply_in_transaction(const Batch& batch) {
       return make_error(ErrorCode::kPermanent, "table {}: a change has {} key values, expected {}",
                         change.collection, change.key.size(), schema->second.primary_key.size());
     }
-    Pending& row = pending[change.collection][encode_key(change.key)];
-    row.key = change.key;
-    if (change.op == Op::kDelete) {
-      row.deleted = true;
-      row.fields.clear();
-      continue;
-    }
-    if (row.deleted) {
-      row.deleted = false;  // deleted, then written again: the new row replaces it
-      row.fields.clear();
-    }
-    for (const auto& [name, value] : change.fields) {
-      row.fields[name] = value;  // a later upsert's columns win; absent ones stay
-    }
+    fold_change(change, pending);
   }
   if (Status s = flush(pending); !s) {
     return s;
@@ -169,7 +156,7 @@ Status PostgresSink::apply_in_transaction(const Batch& batch) {
   return ok();
 }
 
-Status PostgresSink::flush(std::map<std::string, PendingRows>& pending) {
+Status PostgresSink::flush(NetChanges& pending) {
   for (auto& [collection, rows] : pending) {
     if (Status s = flush_table(schemas_.at(collection), rows); !s) {
       return fail(s.error().with_context(fmt::format("table {}", collection)));
@@ -200,15 +187,15 @@ Result<std::string> PostgresSink::stage(const CollectionSchema& schema,
   return name;
 }
 
-Status PostgresSink::flush_table(const CollectionSchema& schema, PendingRows& rows) {
+Status PostgresSink::flush_table(const CollectionSchema& schema, NetRows& rows) {
   auto is_key = [&](const std::string& name) {
     return std::find(schema.primary_key.begin(), schema.primary_key.end(), name) !=
            schema.primary_key.end();
   };
   // Upserts grouped by the columns they carry (all of them, unless a source
   // could not read some, like an unchanged TOASTed value).
-  std::map<std::vector<std::string>, std::vector<Pending*>> upserts;
-  std::vector<Pending*> deletes;
+  std::map<std::vector<std::string>, std::vector<NetRow*>> upserts;
+  std::vector<NetRow*> deletes;
   for (auto& [encoded, row] : rows) {
     if (row.deleted) {
       deletes.push_back(&row);
@@ -224,12 +211,12 @@ Status PostgresSink::flush_table(const CollectionSchema& schema, PendingRows& ro
   }
 
   auto copy_rows = [&](const std::string& stage_name, const std::vector<std::string>& columns,
-                       const std::vector<Pending*>& group) -> Status {
+                       const std::vector<NetRow*>& group) -> Status {
     return db_->copy_in(
         fmt::format("COPY {} ({}) FROM STDIN", stage_name, join_quoted(columns)),
         [&](const std::function<Status(std::string_view)>& write) -> Status {
           std::string data;
-          for (const Pending* row : group) {
+          for (const NetRow* row : group) {
             for (std::size_t i = 0; i < columns.size(); ++i) {
               if (i > 0) {
                 data += '\t';

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "connectors/postgres/service.h"
+#include "core/net_changes.h"
 #include "core/record_source.h"
 
 namespace megasync::connectors::postgres {
@@ -43,17 +44,9 @@ class PostgresSink : public RecordSink {
   Result<std::optional<Position>> load_checkpoint() override;
 
  private:
-  // One key's net effect within the batch so far.
-  struct Pending {
-    std::vector<Value> key;
-    bool deleted = false;
-    std::map<std::string, Value> fields;
-  };
-  using PendingRows = std::map<std::string, Pending>;  // by encoded key
-
   Status apply_in_transaction(const Batch& batch);
-  Status flush(std::map<std::string, PendingRows>& pending);
-  Status flush_table(const CollectionSchema& schema, PendingRows& rows);
+  Status flush(NetChanges& pending);
+  Status flush_table(const CollectionSchema& schema, NetRows& rows);
   // The temporary table staging `columns` of `schema`, created on first use.
   Result<std::string> stage(const CollectionSchema& schema,
                             const std::vector<std::string>& columns);
