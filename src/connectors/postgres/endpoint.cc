@@ -41,6 +41,10 @@ std::string conninfo(const PostgresOptions& options) {
   return out;
 }
 
+Result<std::unique_ptr<Connection>> PostgresEndpoint::connect() const {
+  return Connection::open(conninfo(options_), Deadline::after(kConnectTimeout));
+}
+
 Status PostgresEndpoint::probe(Deadline deadline) {
   Result<std::unique_ptr<Connection>> connection = Connection::open(conninfo(options_), deadline);
   if (!connection) {
@@ -51,8 +55,7 @@ Status PostgresEndpoint::probe(Deadline deadline) {
 
 Result<std::unique_ptr<RecordSource>> PostgresEndpoint::open_record_source(
     const engine::SourceRequest& request) {
-  Result<std::unique_ptr<Connection>> connection =
-      Connection::open(conninfo(options_), Deadline::after(std::chrono::seconds(30)));
+  Result<std::unique_ptr<Connection>> connection = connect();
   if (!connection) {
     return fail(connection.error());
   }
@@ -67,8 +70,7 @@ Result<std::unique_ptr<RecordSource>> PostgresEndpoint::open_record_source(
 
 Result<std::unique_ptr<RecordSink>> PostgresEndpoint::open_record_sink(
     const engine::SinkRequest& request) {
-  Result<std::unique_ptr<Connection>> connection =
-      Connection::open(conninfo(options_), Deadline::after(std::chrono::seconds(30)));
+  Result<std::unique_ptr<Connection>> connection = connect();
   if (!connection) {
     return fail(connection.error());
   }
@@ -77,8 +79,7 @@ Result<std::unique_ptr<RecordSink>> PostgresEndpoint::open_record_sink(
 }
 
 Result<std::unique_ptr<RecordReader>> PostgresEndpoint::open_record_reader() {
-  Result<std::unique_ptr<Connection>> connection =
-      Connection::open(conninfo(options_), Deadline::after(std::chrono::seconds(30)));
+  Result<std::unique_ptr<Connection>> connection = connect();
   if (!connection) {
     return fail(connection.error());
   }

@@ -5,11 +5,15 @@
 // opens its own connection; the endpoint holds only the connection settings.
 #pragma once
 
+#include <chrono>
+#include <memory>
 #include <string>
 
 #include "engine/endpoint.h"
 
 namespace megasync::connectors::postgres {
+
+class Connection;  // service.h
 
 struct PostgresOptions {
   // Either a whole conninfo / postgresql:// URL, or the parts below.
@@ -44,6 +48,10 @@ class PostgresEndpoint : public engine::Endpoint {
   const PostgresOptions& options() const { return options_; }
 
  private:
+  // A connection for a source, sink or reader (the probe uses its own deadline).
+  Result<std::unique_ptr<Connection>> connect() const;
+  static constexpr auto kConnectTimeout = std::chrono::seconds(30);
+
   PostgresOptions options_;
 };
 

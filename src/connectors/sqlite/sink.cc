@@ -165,10 +165,11 @@ Status SqliteSink::apply_change(const Change& change) {
       prepared.stmt = nullptr;
       return fail(built.error().with_context(fmt::format("table {}", schema.name)));
     }
-    prepared.stmt = *built;
+    prepared.stmt = *built;  // statement() hands it out reset
+  } else {
+    prepared.stmt->reset();
   }
   Statement* stmt = prepared.stmt;
-  stmt->reset();
   for (std::size_t i = 0; i < values.size(); ++i) {
     if (Status s = stmt->bind(static_cast<int>(i + 1), *values[i]); !s) {
       return s;

@@ -106,6 +106,21 @@ std::string encode_comparable_key(const std::vector<Value>& key) {
   return out;
 }
 
+// The row hash of a key already encoded (each row's key is encoded once).
+std::uint64_t row_hash_of(const CollectionSchema& schema, const std::string& encoded_key,
+                          const std::map<std::string, Value>& fields) {
+  std::string out = encoded_key;
+  for (const Column& column : schema.columns) {
+    auto found = fields.find(column.name);
+    if (found == fields.end()) {
+      out.push_back('-');  // absent: differs from every value, null included
+      continue;
+    }
+    encode_comparable(found->second, column.type, out);
+  }
+  return hash_of(out);
+}
+
 // The leaves to read again in one round, per collection.
 using LeafSet = std::vector<bool>;
 
@@ -127,17 +142,17 @@ Status read_selected(const std::map<std::string, LeafSet>& selected,
     if (leaves == selected.end()) {
       return ok();
     }
-    const std::uint64_t kh = key_hash(key);
-    if (!leaves->second[RangeDigest::leaf_of(kh)]) {
+    std::string encoded = encode_comparable_key(key);
+    if (!leaves->second[RangeDigest::leaf_of(hash_of(encoded))]) {
       return ok();
     }
     SeenRow row;
-    row.hash = row_hash(*schemas.at(collection), key, fields);
+    row.hash = row_hash_of(*schemas.at(collection), encoded, fields);
     row.key = key;
     if (keep_fields) {
       row.fields = std::move(fields);
     }
-    seen[collection][encode_comparable_key(key)] = std::move(row);
+    seen[collection][std::move(encoded)] = std::move(row);
     return ok();
   });
 }
@@ -156,16 +171,7 @@ std::uint64_t key_hash(const std::vector<Value>& key) {
 
 std::uint64_t row_hash(const CollectionSchema& schema, const std::vector<Value>& key,
                        const std::map<std::string, Value>& fields) {
-  std::string out = encode_comparable_key(key);
-  for (const Column& column : schema.columns) {
-    auto found = fields.find(column.name);
-    if (found == fields.end()) {
-      out.push_back('-');  // absent: differs from every value, null included
-      continue;
-    }
-    encode_comparable(found->second, column.type, out);
-  }
-  return hash_of(out);
+  return row_hash_of(schema, encode_comparable_key(key), fields);
 }
 
 void RangeDigest::add(std::uint64_t key_hash, std::uint64_t row_hash) {
@@ -224,7 +230,8 @@ Result<Digests> digest(const std::vector<CollectionSchema>& schemas, const RowSt
     if (schema == by_name.end()) {
       return ok();
     }
-    digests[collection].add(key_hash(key), row_hash(*schema->second, key, fields));
+    const std::string encoded = encode_comparable_key(key);
+    digests[collection].add(hash_of(encoded), row_hash_of(*schema->second, encoded, fields));
     return ok();
   });
   if (!read) {
