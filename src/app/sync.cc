@@ -62,16 +62,14 @@ int command_sync(const GlobalOptions& global, const std::string& config_path,
   const bool tty = ::isatty(STDERR_FILENO) != 0;
   const SteadyTime started = SteadyClock::now();
   auto on_progress = [&](const engine::RunProgress::Snapshot& p) {
-    const double seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
-    const double rate = seconds > 0 ? static_cast<double>(p.records) / seconds : 0;
+    const double rate = p.records_per_second();
     std::string line = fmt::format("{}: {} records, {}, {:.0f} records/s", job_name, p.records,
                                    human_bytes(static_cast<double>(p.bytes)), rate);
-    if (p.records_total > 0 && rate > 0) {
-      const double left = static_cast<double>(p.records_total - p.records) / rate;
-      line +=
-          fmt::format(", {:.0f}% , ETA {:.0f} s",
-                      100.0 * static_cast<double>(p.records) / static_cast<double>(p.records_total),
-                      left > 0 ? left : 0);
+    if (p.records_total > 0 && p.eta_seconds() >= 0) {
+      line += fmt::format(", {:.0f}%, ETA {:.0f} s",
+                          std::min(100.0, 100.0 * static_cast<double>(p.records) /
+                                              static_cast<double>(p.records_total)),
+                          p.eta_seconds());
     }
     if (!p.phase.empty()) {
       line += " (" + p.phase + ")";

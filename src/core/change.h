@@ -52,7 +52,18 @@ struct Change {
   Position position;
 };
 
+// A collection whose columns changed at the source (ALTER TABLE) before the
+// changes of the batch that carries it.
+struct SchemaChange {
+  CollectionSchema schema;  // its columns now
+  std::vector<std::string> added;
+  std::vector<std::string> dropped;  // the targets keep them; new rows leave them empty
+  std::vector<std::string> retyped;  // the targets keep their type; values may not fit
+};
+
 struct Batch {
+  // Applied first: each target prepares these collections (adds new columns).
+  std::vector<SchemaChange> schema_changes;
   std::vector<Change> changes;
   // The position after the batch's last transaction: resuming after it neither
   // skips nor repeats a transaction.

@@ -18,6 +18,14 @@
 
 namespace megasync {
 
+// How much log a source keeps for a job that not every target made durable
+// yet (a PostgreSQL replication slot's lag), and the bound above which that is
+// worth an alert (0: none).
+struct SourceLag {
+  std::int64_t bytes = 0;
+  std::int64_t alert_bytes = 0;
+};
+
 class RecordSource {
  public:
   virtual ~RecordSource() = default;
@@ -27,6 +35,9 @@ class RecordSource {
   virtual Result<std::vector<CollectionSchema>> describe() = 0;
   // Prepares to read. With no position: snapshot first, then changes from the
   // moment of the snapshot. With a position: changes after it (no snapshot).
+  // kNotFound when the source no longer has that position (its log was lost,
+  // a replication slot dropped) and allows starting again from a snapshot: the
+  // engine then forgets every target's checkpoint and opens with no position.
   virtual Status open(const std::optional<Position>& resume_after) = 0;
   // The next batch, ending on a transaction boundary; nullopt when nothing new
   // arrived before `until`. Batches hold at most about `max_changes` changes
@@ -44,6 +55,9 @@ class RecordSource {
     (void)after;
     return std::optional<std::int64_t>();
   }
+  // The log retained for this job (after open()); nullopt when the source
+  // keeps none or cannot tell.
+  virtual Result<std::optional<SourceLag>> lag() { return std::optional<SourceLag>(); }
 };
 
 class RecordSink {
@@ -65,6 +79,9 @@ class RecordSink {
   virtual bool keeps_checkpoints() const { return false; }
   // The position of the last batch applied; nullopt when none was.
   virtual Result<std::optional<Position>> load_checkpoint() { return std::optional<Position>(); }
+  // Forgets the kept checkpoint (the source lost its position and starts again
+  // from a snapshot).
+  virtual Status reset_checkpoint() { return ok(); }
 };
 
 }  // namespace megasync

@@ -50,6 +50,12 @@ class RunProgress {
     std::int64_t records_total = -1;  // -1: unknown
     std::int64_t bytes_total = -1;
     std::map<std::string, std::pair<std::int64_t, std::int64_t>> per_target;  // records, bytes
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+    // Records per second since the run started; the seconds left at that rate
+    // (-1 when the total or the rate is unknown).
+    double records_per_second() const;
+    double eta_seconds() const;
   };
   Snapshot snapshot() const;
 

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cmath>
+
 #include "core/redact.h"
 #include "core/time.h"
 #include "engine/retry_loop.h"
@@ -384,6 +386,8 @@ nlohmann::json JobRunner::describe() const {
                              {"records", p.records},
                              {"bytes", p.bytes},
                              {"records_total", p.records_total},
+                             {"records_per_second", std::round(p.records_per_second())},
+                             {"eta_seconds", std::round(p.eta_seconds())},
                              {"bytes_total", p.bytes_total}};
     }
     doc["current_run"] = current;

@@ -6,8 +6,14 @@ namespace megasync::transforms {
 
 Result<std::vector<CollectionSchema>> Chain::apply_schemas(std::vector<CollectionSchema> schemas) {
   inputs_.clear();
+  inputs_.resize(transforms_.size());
+  return update_schemas(std::move(schemas));
+}
+
+Result<std::vector<CollectionSchema>> Chain::update_schemas(std::vector<CollectionSchema> schemas) {
+  inputs_.resize(transforms_.size());
   for (std::size_t i = 0; i < transforms_.size(); ++i) {
-    std::map<std::string, CollectionSchema> input;
+    std::map<std::string, CollectionSchema>& input = inputs_[i];
     for (CollectionSchema& schema : schemas) {
       input[schema.name] = schema;
       if (!transforms_[i]->applies_to(schema.name)) {
@@ -18,7 +24,6 @@ Result<std::vector<CollectionSchema>> Chain::apply_schemas(std::vector<Collectio
         return fail(s.error().with_context(fmt::format("transform {} on {}", i + 1, name)));
       }
     }
-    inputs_.push_back(std::move(input));
   }
   return schemas;
 }

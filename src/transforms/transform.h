@@ -54,6 +54,9 @@ class Chain {
   // Runs every transform's apply_schema over `schemas` and remembers each
   // stage's input, which apply() needs. Call once before apply().
   Result<std::vector<CollectionSchema>> apply_schemas(std::vector<CollectionSchema> schemas);
+  // The same for collections whose schema changed during a run: the others
+  // stay as they were.
+  Result<std::vector<CollectionSchema>> update_schemas(std::vector<CollectionSchema> schemas);
   // Rewrites every change of `batch`, removing dropped ones; its end is kept.
   Status apply(Batch& batch) const;
 

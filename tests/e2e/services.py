@@ -19,6 +19,7 @@ import dataclasses
 import os
 import socket
 import subprocess
+import time
 from typing import Dict, List, Optional
 
 SOURCE_DIR = os.path.abspath(
@@ -113,6 +114,43 @@ def pg_b() -> Conn:
     return _conn("pg-b", "MEGASYNC_PG_B", "postgresql")
 
 
+def pg_c() -> Conn:
+    """PostgreSQL server C, the one a test may stop and start (pg_ctl()): one
+    test at a time uses it (test_postgres_outage)."""
+    return _conn("pg-c", "MEGASYNC_PG_C", "postgresql")
+
+
+def drop_slot(conn: Conn, slot: str, publication: bool = True) -> None:
+    """Drops a replication slot (and the publication of the same name) if it
+    exists, first ending the walsender still holding it (a killed client's
+    server side can outlive it by a moment); retries for up to 30 s."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            psql(conn, f"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+                       f"WHERE slot_name = '{slot}' AND active_pid IS NOT NULL; "
+                       f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                       f"WHERE slot_name = '{slot}'")
+            break
+        except SqlError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    if publication:
+        psql(conn, f"DROP PUBLICATION IF EXISTS {slot}")
+
+
+def pg_ctl(name: str, action: str) -> None:
+    """Stops, starts or restarts one of the harness's PostgreSQL servers
+    (tests/services/pg-ctl.sh); raises on failure."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "services",
+                          "pg-ctl.sh")
+    result = subprocess.run([script, name, action], capture_output=True, text=True,
+                            timeout=120)
+    if result.returncode != 0:
+        raise SqlError(f"pg-ctl.sh {name} {action}: {result.stderr.strip()}")
+
+
 def mariadb() -> Conn:
     """The MariaDB server."""
     return _conn("mariadb", "MEGASYNC_MARIADB", "mariadb")
@@ -121,7 +159,7 @@ def mariadb() -> Conn:
 def require_services() -> List[Conn]:
     """Fails loudly unless every server's settings are known and each accepts
     TCP connections. Call it from setUpClass (or setUpModule)."""
-    conns = [pg_a(), pg_b(), mariadb()]
+    conns = [pg_a(), pg_b(), pg_c(), mariadb()]
     for c in conns:
         try:
             socket.create_connection((c.host, c.port), timeout=5).close()

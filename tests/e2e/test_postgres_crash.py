@@ -59,10 +59,8 @@ class PostgresCrashTest(DaemonTestCase):
               END LOOP;
             END $$;
         """)
-        self.addCleanup(services.psql, self.pg,
-                        f"SELECT pg_drop_replication_slot('{slot}') FROM pg_replication_slots "
-                        f"WHERE slot_name = '{slot}'; DROP PUBLICATION IF EXISTS {slot}; "
-                        f"DROP SCHEMA {s} CASCADE")
+        self.addCleanup(services.psql, self.pg, f"DROP SCHEMA {s} CASCADE")
+        self.addCleanup(services.drop_slot, self.pg, slot)
         # The targets hold the table under the same schema (database) name.
         services.psql(self.pg_b, f"CREATE SCHEMA {s}")
         self.addCleanup(services.psql, self.pg_b, f"DROP SCHEMA {s} CASCADE; DELETE FROM "

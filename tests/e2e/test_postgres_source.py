@@ -31,10 +31,8 @@ class PostgresSourceTest(DaemonTestCase):
                      ARRAY['a', 'b' || i], jsonb_build_object('n', i), '\\x0102'::bytea
               FROM generate_series(1, 2000) i;
         """)
-        self.addCleanup(services.psql, self.pg,
-                        f"SELECT pg_drop_replication_slot('{slot}') FROM pg_replication_slots "
-                        f"WHERE slot_name = '{slot}'; DROP PUBLICATION IF EXISTS {slot}; "
-                        f"DROP SCHEMA {self.schema} CASCADE")
+        self.addCleanup(services.psql, self.pg, f"DROP SCHEMA {self.schema} CASCADE")
+        self.addCleanup(services.drop_slot, self.pg, slot)
         self.config = os.path.join(self.tmp, "megasync.yaml")
         with open(self.config, "w") as f:
             f.write(f"""\

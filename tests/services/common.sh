@@ -13,6 +13,7 @@ ENV_FILE="$STATE/env"
 PG_BINDIR="${MEGASYNC_PG_BINDIR:-/usr/lib/postgresql/15/bin}"
 PG_A_PORT="${MEGASYNC_PG_A_PORT:-25432}"
 PG_B_PORT="${MEGASYNC_PG_B_PORT:-25433}"
+PG_C_PORT="${MEGASYNC_PG_C_PORT:-25434}"
 MARIADB_PORT="${MEGASYNC_MARIADB_PORT:-23306}"
 HOST=127.0.0.1
 
@@ -32,7 +33,7 @@ services_die() { echo "services: $*" >&2; exit 1; }
 for _pw in "$SUPER_PASSWORD" "$LIMITED_PASSWORD"; do
   [[ "$_pw" =~ ^[A-Za-z0-9._-]+$ ]] || services_die "passwords may only use A-Z a-z 0-9 . _ -"
 done
-for _port in "$PG_A_PORT" "$PG_B_PORT" "$MARIADB_PORT"; do
+for _port in "$PG_A_PORT" "$PG_B_PORT" "$PG_C_PORT" "$MARIADB_PORT"; do
   [[ "$_port" =~ ^[0-9]+$ ]] || services_die "bad port '$_port'"
 done
 unset _pw _port

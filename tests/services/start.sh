@@ -188,13 +188,14 @@ ${p}_LIMITED_URL=$scheme://$LIMITED_USER:$LIMITED_PASSWORD@$HOST:$port/$DB_NAME
 EOF
 }
 
-# The three servers start in parallel; each prints its own progress.
+# The servers start in parallel; each prints its own progress.
 rm -f "$ENV_FILE"
 start_pg pg-a "$PG_A_PORT" MEGASYNC_PG_A_PORT & pg_a=$!
 start_pg pg-b "$PG_B_PORT" MEGASYNC_PG_B_PORT & pg_b=$!
+start_pg pg-c "$PG_C_PORT" MEGASYNC_PG_C_PORT & pg_c=$!
 start_mariadb & maria=$!
 failed=0
-for job in "$pg_a" "$pg_b" "$maria"; do
+for job in "$pg_a" "$pg_b" "$pg_c" "$maria"; do
   wait "$job" || failed=1
 done
 [ "$failed" -eq 0 ] || services_die "starting failed (logs under $STATE); stop with tests/services/stop.sh"
@@ -204,6 +205,7 @@ done
   echo "MEGASYNC_SERVICES_DIR=$STATE"
   env_lines MEGASYNC_PG_A postgresql "$PG_A_PORT"
   env_lines MEGASYNC_PG_B postgresql "$PG_B_PORT"
+  env_lines MEGASYNC_PG_C postgresql "$PG_C_PORT"
   env_lines MEGASYNC_MARIADB mysql "$MARIADB_PORT"
 } >"$ENV_FILE.tmp"
 mv "$ENV_FILE.tmp" "$ENV_FILE"

@@ -17,7 +17,7 @@ lock_state
 rm -f "$ENV_FILE"
 failed=0
 
-for name in pg-a pg-b; do
+for name in pg-a pg-b pg-c; do
   data="$(pg_home "$name")/data"
   [ -f "$data/postmaster.pid" ] || continue
   as_pg "$PG_BINDIR/pg_ctl" -D "$data" status >/dev/null 2>&1 || continue  # stale pid file
@@ -45,7 +45,7 @@ fi
 rm -f "$STATE/mariadb/mariadbd.pid" "$STATE/mariadb/launch.pid"
 
 if [ "$purge" -eq 1 ] && [ "$failed" -eq 0 ]; then
-  for name in pg-a pg-b; do rm -rf "$(pg_home "$name")"; done
+  for name in pg-a pg-b pg-c; do rm -rf "$(pg_home "$name")"; done
   rm -rf "$(fallback_dir)" "$STATE"
   echo "services: removed $STATE"
 fi

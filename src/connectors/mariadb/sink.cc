@@ -167,6 +167,16 @@ Result<std::optional<Position>> MariadbSink::load_checkpoint() {
   return std::optional<Position>(*(*rows)[0][0]);
 }
 
+Status MariadbSink::reset_checkpoint() {
+  Status s =
+      db_->exec(fmt::format("DELETE FROM {}.`_megasync_checkpoints` WHERE job = {} AND target = {}",
+                            quote_ident(database_), quote_literal(job_), quote_literal(target_)));
+  if (!s && db_->last_errno() == 1146) {  // no table: nothing to forget
+    return ok();
+  }
+  return with_context(std::move(s), "reset checkpoint");
+}
+
 Status MariadbSink::apply(const Batch& batch) {
   if (Status s = db_->exec("START TRANSACTION"); !s) {
     return fail(s.error().with_context("apply batch"));

@@ -49,6 +49,7 @@ class MariadbSink : public RecordSink {
   Status apply(const Batch& batch) override;
   bool keeps_checkpoints() const override { return true; }
   Result<std::optional<Position>> load_checkpoint() override;
+  Status reset_checkpoint() override;
 
  private:
   Status apply_in_transaction(const Batch& batch);

@@ -56,4 +56,103 @@ void append_copy_value(const Value& value, std::string& out) {
   std::visit(Encoder{out}, value);
 }
 
+namespace {
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+}  // namespace
+
+Status parse_copy_row(std::string_view row, std::vector<std::optional<std::string>>& fields) {
+  if (!row.empty() && row.back() == '\n') {
+    row.remove_suffix(1);
+  }
+  std::size_t count = 0;
+  std::size_t i = 0;
+  while (true) {
+    if (fields.size() <= count) {
+      fields.emplace_back();
+    }
+    std::optional<std::string>& field = fields[count++];
+    const std::size_t end = std::min(row.find('\t', i), row.size());
+    const std::string_view raw = row.substr(i, end - i);
+    if (raw == "\\N") {
+      field.reset();
+    } else if (raw.find('\\') == std::string_view::npos) {
+      field.emplace(raw);
+    } else {
+      std::string& out = field.emplace();
+      out.reserve(raw.size());
+      for (std::size_t j = 0; j < raw.size(); ++j) {
+        if (raw[j] != '\\') {
+          out += raw[j];
+          continue;
+        }
+        if (++j == raw.size()) {
+          return make_error(ErrorCode::kPermanent, "COPY row ends in a lone backslash");
+        }
+        const char c = raw[j];
+        switch (c) {
+          case 'b':
+            out += '\b';
+            break;
+          case 'f':
+            out += '\f';
+            break;
+          case 'n':
+            out += '\n';
+            break;
+          case 'r':
+            out += '\r';
+            break;
+          case 't':
+            out += '\t';
+            break;
+          case 'v':
+            out += '\v';
+            break;
+          case 'x': {
+            int value = 0;
+            int digits = 0;
+            while (digits < 2 && j + 1 < raw.size() && hex_digit(raw[j + 1]) >= 0) {
+              value = value * 16 + hex_digit(raw[++j]);
+              ++digits;
+            }
+            out += digits == 0 ? 'x' : static_cast<char>(value);
+            break;
+          }
+          default:
+            if (c >= '0' && c <= '7') {
+              int value = c - '0';
+              for (int digits = 1;
+                   digits < 3 && j + 1 < raw.size() && raw[j + 1] >= '0' && raw[j + 1] <= '7';
+                   ++digits) {
+                value = value * 8 + (raw[++j] - '0');
+              }
+              out += static_cast<char>(value);
+            } else {
+              out += c;
+            }
+        }
+      }
+    }
+    if (end == row.size()) {
+      break;
+    }
+    i = end + 1;
+  }
+  fields.resize(count);
+  return ok();
+}
+
 }  // namespace megasync::connectors::postgres

@@ -59,8 +59,12 @@ Result<std::unique_ptr<RecordSource>> PostgresEndpoint::open_record_source(
   if (!connection) {
     return fail(connection.error());
   }
-  auto source = std::make_unique<PostgresSource>(conninfo(options_), std::move(*connection),
-                                                 request.job, request.collections);
+  auto source = std::make_unique<PostgresSource>(
+      conninfo(options_), std::move(*connection), request.job, request.collections,
+      SourceSettings{.snapshot_parallelism = options_.snapshot_parallelism,
+                     .snapshot_chunk_pages = options_.snapshot_chunk_pages,
+                     .resnapshot_on_slot_lost = options_.resnapshot_on_slot_lost,
+                     .slot_lag_alert = options_.slot_lag_alert});
   // Fails early on wal_level, a missing table or one without a key.
   if (Result<std::vector<CollectionSchema>> schemas = source->describe(); !schemas) {
     return fail(schemas.error());

@@ -24,6 +24,11 @@ struct PostgresOptions {
   std::string password;
   std::string database;
   std::string sslmode = "prefer";
+  // As a record source.
+  int snapshot_parallelism = 2;
+  std::int64_t snapshot_chunk_pages = 1024;
+  bool resnapshot_on_slot_lost = false;
+  std::int64_t slot_lag_alert = std::int64_t{1} << 30;
 };
 
 // The libpq conninfo string for `options` (key='value' pairs, quoted).

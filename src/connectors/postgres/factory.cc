@@ -37,6 +37,34 @@ void register_postgres(engine::Registry& registry) {
                  .description = "libpq sslmode.",
                  .default_value = "prefer",
                  .choices = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}},
+      OptionSpec{.name = "snapshot",
+                 .type = OptionType::kObject,
+                 .description = "The initial copy of a record source's tables.",
+                 .default_value = "{}",
+                 .fields = {OptionSpec{.name = "parallelism",
+                                       .type = OptionType::kInt,
+                                       .description = "Connections copying the tables at once, "
+                                                      "each a range of pages of a table.",
+                                       .default_value = "2",
+                                       .min = 1,
+                                       .max = 64},
+                            OptionSpec{.name = "chunk_pages",
+                                       .type = OptionType::kInt,
+                                       .description = "The smallest range of a table's pages "
+                                                      "copied as one piece (8 KiB pages).",
+                                       .default_value = "1024",
+                                       .min = 1}}},
+      OptionSpec{.name = "on_slot_lost",
+                 .type = OptionType::kString,
+                 .description = "When a job's replication slot is missing (dropped, or lost in a "
+                                "failover): fail the job, or take a fresh snapshot.",
+                 .default_value = "fail",
+                 .choices = {"fail", "resnapshot"}},
+      OptionSpec{.name = "slot_lag_alert",
+                 .type = OptionType::kBytes,
+                 .description = "Emit source.lag_high when a job's slot retains more WAL than "
+                                "this (not yet applied by every target); 0 turns it off.",
+                 .default_value = "1GiB"},
   };
   type.create = [](const config::EndpointConfig& endpoint,
                    const config::Config&) -> Result<std::shared_ptr<engine::Endpoint>> {
@@ -61,6 +89,10 @@ void register_postgres(engine::Registry& registry) {
       options.database = o.string("database");
     }
     options.sslmode = o.string("sslmode");
+    options.snapshot_parallelism = static_cast<int>(o.object("snapshot").integer("parallelism"));
+    options.snapshot_chunk_pages = o.object("snapshot").integer("chunk_pages");
+    options.resnapshot_on_slot_lost = o.string("on_slot_lost") == "resnapshot";
+    options.slot_lag_alert = static_cast<std::int64_t>(o.bytes("slot_lag_alert"));
     return std::make_shared<postgres::PostgresEndpoint>(std::move(options));
   };
   registry.add_endpoint_type(std::move(type));

@@ -100,6 +100,12 @@ Result<std::optional<Position>> PostgresSink::load_checkpoint() {
   return std::optional<Position>(rows->text(0, 0));
 }
 
+Status PostgresSink::reset_checkpoint() {
+  Result<Rows> deleted = db_->query(
+      "DELETE FROM public._megasync_checkpoints WHERE job = $1 AND target = $2", {job_, target_});
+  return deleted ? ok() : fail(deleted.error().with_context("reset checkpoint"));
+}
+
 Status PostgresSink::apply(const Batch& batch) {
   if (Status s = db_->exec("BEGIN"); !s) {
     return fail(s.error().with_context("apply batch"));

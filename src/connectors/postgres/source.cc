@@ -44,12 +44,14 @@ std::string replication_name(const std::string& job) {
 }
 
 PostgresSource::PostgresSource(std::string conninfo, std::unique_ptr<Connection> db,
-                               std::string job, std::vector<std::string> patterns)
+                               std::string job, std::vector<std::string> patterns,
+                               SourceSettings settings)
     : conninfo_(std::move(conninfo)),
       db_(std::move(db)),
       job_(std::move(job)),
       name_(replication_name(job_)),
-      patterns_(std::move(patterns)) {}
+      patterns_(std::move(patterns)),
+      settings_(settings) {}
 
 PostgresSource::~PostgresSource() = default;
 
@@ -140,10 +142,14 @@ Status PostgresSource::open(const std::optional<Position>& resume_after) {
     return fail(slot.error());
   }
   if (slot->count() == 0) {
+    if (settings_.resnapshot_on_slot_lost) {
+      return make_error(ErrorCode::kNotFound,
+                        "replication slot {} is missing (dropped, or lost in a failover)", name_);
+    }
     return make_error(ErrorCode::kPermanent,
                       "replication slot {} is missing (dropped, or lost in a failover): the "
-                      "changes since the last checkpoint cannot be read; delete the job's "
-                      "checkpoints to start again from a snapshot",
+                      "changes since the last checkpoint cannot be read; set on_slot_lost: "
+                      "resnapshot on the endpoint to start again from a fresh snapshot",
                       name_);
   }
   Result<Lsn> from = position_to_lsn(*resume_after);
@@ -170,7 +176,12 @@ Status PostgresSource::begin_snapshot() {
       return fail(position.error());
     }
     snapshot_lsn_ = *position;
-    if (Status s = db_->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); !s) {
+    Result<Rows> exported =
+        db_->query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT pg_export_snapshot()");
+    if (!exported) {
+      return fail(exported.error().with_context("start the snapshot"));
+    }
+    if (Status s = start_copy(exported->text(0, 0)); !s) {
       return s;
     }
   } else {
@@ -192,10 +203,24 @@ Status PostgresSource::begin_snapshot() {
         !s) {
       return fail(s.error().with_context("import the slot's snapshot"));
     }
+    if (Status s = start_copy(snapshot); !s) {
+      return s;
+    }
   }
   flushed_ = snapshot_lsn_;
   in_snapshot_ = true;
-  snapshot_table_ = 0;
+  return ok();
+}
+
+Status PostgresSource::start_copy(const std::string& name) {
+  Result<std::unique_ptr<ParallelSnapshot>> copy =
+      ParallelSnapshot::start(*db_, conninfo_, name, schemas_,
+                              {.parallelism = settings_.snapshot_parallelism,
+                               .min_chunk_pages = settings_.snapshot_chunk_pages});
+  if (!copy) {
+    return fail(copy.error());
+  }
+  snapshot_ = std::move(*copy);
   return ok();
 }
 
@@ -213,57 +238,17 @@ Result<std::optional<Batch>> PostgresSource::next_snapshot(std::size_t max_chang
   Batch batch;
   batch.snapshot = true;
   const Position position = lsn_to_position(snapshot_lsn_);
-  while (snapshot_table_ < schemas_.size() && batch.changes.size() < max_changes) {
-    const CollectionSchema& schema = schemas_[snapshot_table_];
-    if (!cursor_open_) {
-      std::string columns;
-      for (const Column& column : schema.columns) {
-        columns += (columns.empty() ? "" : ", ") + quote_ident(column.name);
-      }
-      if (Status s = db_->exec(fmt::format("DECLARE _megasync_snapshot NO SCROLL CURSOR FOR "
-                                           "SELECT {} FROM {}",
-                                           columns, qualified_name(schema.name)));
-          !s) {
-        return fail(s.error().with_context(fmt::format("snapshot {}", schema.name)));
-      }
-      cursor_open_ = true;
-    }
-    const std::size_t want = max_changes - batch.changes.size();
-    Result<Rows> rows = db_->query(fmt::format("FETCH {} FROM _megasync_snapshot", want));
-    if (!rows) {
-      return fail(rows.error().with_context(fmt::format("snapshot {}", schema.name)));
-    }
-    for (int row = 0; row < rows->count(); ++row) {
-      Change change;
-      change.collection = schema.name;
-      change.position = position;
-      for (int column = 0; column < rows->columns(); ++column) {
-        const std::string& name = schema.columns[static_cast<std::size_t>(column)].name;
-        if (rows->null(row, column)) {
-          change.fields[name] = Value();
-          continue;
-        }
-        Result<Value> value = text_to_value(rows->type(column), rows->text(row, column));
-        if (!value) {
-          return fail(value.error().with_context(fmt::format("{}.{}", schema.name, name)));
-        }
-        change.fields[name] = std::move(*value);
-      }
-      for (const std::string& key : schema.primary_key) {
-        change.key.push_back(change.fields[key]);
-      }
-      batch.bytes += 64;
-      batch.changes.push_back(std::move(change));
-    }
-    if (static_cast<std::size_t>(rows->count()) < want) {
-      if (Status s = db_->exec("CLOSE _megasync_snapshot"); !s) {
-        return fail(s.error());
-      }
-      cursor_open_ = false;
-      ++snapshot_table_;
-    }
+  Result<std::vector<Change>> rows = snapshot_->next(max_changes);
+  if (!rows) {
+    return fail(rows.error());
   }
-  if (snapshot_table_ == schemas_.size()) {
+  batch.changes = std::move(*rows);
+  for (Change& change : batch.changes) {
+    change.position = position;
+  }
+  batch.bytes = 64 * batch.changes.size();
+  if (batch.changes.empty()) {
+    snapshot_.reset();
     if (Status s = db_->exec("COMMIT"); !s) {
       return fail(s.error().with_context("finish snapshot"));
     }
@@ -357,6 +342,10 @@ Status PostgresSource::handle(std::string_view data, Batch& batch) {
               }
             }
             transaction_.clear();
+            for (SchemaChange& change : pending_schema_changes_) {
+              batch.schema_changes.push_back(std::move(change));
+            }
+            pending_schema_changes_.clear();
             batch.end = position;
             received_ = commit.end_lsn;
             in_transaction_ = false;
@@ -367,6 +356,7 @@ Status PostgresSource::handle(std::string_view data, Batch& batch) {
           },
           [&](const RelationMessage& relation) -> Status {
             relations_.add(relation);
+            note_relation(relation.oid);
             return ok();
           },
           [&](const TypeMessage& type) -> Status {
@@ -388,6 +378,53 @@ Status PostgresSource::handle(std::string_view data, Batch& batch) {
           [&](const LogicalMessage&) -> Status { return ok(); },
       },
       *decoded);
+}
+
+void PostgresSource::note_relation(Oid oid) {
+  Result<CollectionSchema> now = relations_.schema(oid);
+  if (!now) {
+    return;  // the error surfaces with the relation's first change
+  }
+  auto known = std::find_if(schemas_.begin(), schemas_.end(), [&](const CollectionSchema& schema) {
+    return schema.name == now->name;
+  });
+  if (known == schemas_.end()) {
+    return;  // not a table of this job
+  }
+  auto find_column = [](std::vector<Column>& columns, const std::string& name) {
+    return std::find_if(columns.begin(), columns.end(),
+                        [&](const Column& column) { return column.name == name; });
+  };
+  SchemaChange change;
+  for (const Column& column : now->columns) {
+    if (find_column(known->columns, column.name) == known->columns.end()) {
+      change.added.push_back(column.name);
+      known->columns.push_back(column);
+    }
+  }
+  // Drops and type changes only against what this session saw before: the
+  // first Relation message of a session describes the table as of the WAL
+  // being decoded, which may be older than the catalog read at the start.
+  if (auto previous = session_relations_.find(oid); previous != session_relations_.end()) {
+    for (const Column& column : previous->second.columns) {
+      auto current = find_column(now->columns, column.name);
+      if (current == now->columns.end()) {
+        change.dropped.push_back(column.name);
+      } else if (current->source_type != column.source_type) {
+        change.retyped.push_back(column.name);
+        if (auto mine = find_column(known->columns, column.name); mine != known->columns.end()) {
+          mine->type = current->type;
+          mine->source_type = current->source_type;
+        }
+      }
+    }
+  }
+  session_relations_.insert_or_assign(oid, *now);
+  if (change.added.empty() && change.dropped.empty() && change.retyped.empty()) {
+    return;
+  }
+  change.schema = *known;
+  pending_schema_changes_.push_back(std::move(change));
 }
 
 Result<std::optional<Batch>> PostgresSource::next_stream(Deadline until, std::size_t max_changes) {
@@ -456,6 +493,42 @@ Status PostgresSource::release(const Position& durable_everywhere) {
   }
   flushed_ = *lsn;
   return streaming_ ? send_status(false) : ok();
+}
+
+Result<std::optional<std::int64_t>> PostgresSource::backlog(const std::optional<Position>& after) {
+  if (after) {
+    return std::optional<std::int64_t>();
+  }
+  std::int64_t total = 0;
+  for (const CollectionSchema& schema : schemas_) {
+    Result<Rows> rows =
+        db_->query("SELECT c.reltuples::bigint FROM pg_class c WHERE c.oid = $1::regclass",
+                   {qualified_name(schema.name)});
+    if (!rows) {
+      return fail(rows.error());
+    }
+    if (rows->count() != 1 || rows->text(0, 0).starts_with("-")) {
+      return std::optional<std::int64_t>();  // never analyzed
+    }
+    total += std::stoll(rows->text(0, 0));
+  }
+  return std::optional<std::int64_t>(total);
+}
+
+Result<std::optional<SourceLag>> PostgresSource::lag() {
+  Result<Rows> rows = db_->query(
+      "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint FROM "
+      "pg_replication_slots WHERE slot_name = $1 AND confirmed_flush_lsn IS NOT NULL",
+      {name_});
+  if (!rows) {
+    return fail(rows.error().with_context(fmt::format("lag of slot {}", name_)));
+  }
+  if (rows->count() != 1 || rows->null(0, 0)) {
+    return std::optional<SourceLag>();
+  }
+  return std::optional<SourceLag>(
+      SourceLag{.bytes = std::max<std::int64_t>(0, std::stoll(rows->text(0, 0))),
+                .alert_bytes = settings_.slot_lag_alert});
 }
 
 int PostgresSource::compare(const Position& a, const Position& b) const {

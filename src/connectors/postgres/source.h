@@ -13,6 +13,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 #include "connectors/postgres/lsn.h"
 #include "connectors/postgres/relation_cache.h"
 #include "connectors/postgres/service.h"
+#include "connectors/postgres/snapshot.h"
 #include "core/record_source.h"
 
 namespace megasync::connectors::postgres {
@@ -29,31 +31,53 @@ namespace megasync::connectors::postgres {
 // replaced by '_' (slot names allow only those), cut to 63 bytes.
 std::string replication_name(const std::string& job);
 
+// The source's settings from its endpoint's options (README.md).
+struct SourceSettings {
+  int snapshot_parallelism = 2;              // workers copying the initial snapshot
+  std::int64_t snapshot_chunk_pages = 1024;  // at least this many pages per chunk
+  bool resnapshot_on_slot_lost = false;      // on_slot_lost: resnapshot
+  std::int64_t slot_lag_alert = 0;           // bytes; 0: no alert
+};
+
 class PostgresSource : public RecordSource {
  public:
   PostgresSource(std::string conninfo, std::unique_ptr<Connection> db, std::string job,
-                 std::vector<std::string> patterns);
+                 std::vector<std::string> patterns, SourceSettings settings = {});
   ~PostgresSource() override;
 
   // The tables of the job (catalog.h); checks wal_level on the first call.
   Result<std::vector<CollectionSchema>> describe() override;
   // Creates or updates the publication; with no position, (re)creates the slot
   // and starts the snapshot; with one, checks the slot exists and streams
-  // from it.
+  // from it. A missing slot fails the job (kPermanent), or with
+  // on_slot_lost: resnapshot gives kNotFound (the engine starts again).
   Status open(const std::optional<Position>& resume_after) override;
   Result<std::optional<Batch>> next(Deadline until, std::size_t max_changes) override;
   // Confirms `durable_everywhere` as the slot's flush position.
   Status release(const Position& durable_everywhere) override;
   int compare(const Position& a, const Position& b) const override;
+  // Before a snapshot: the tables' estimated rows (pg_class.reltuples, as of
+  // the last ANALYZE or VACUUM); nullopt when a table was never analyzed.
+  // After a position: nullopt (the slot counts bytes, not changes).
+  Result<std::optional<std::int64_t>> backlog(const std::optional<Position>& after) override;
+  // WAL between the slot's confirmed flush and the server's current end.
+  Result<std::optional<SourceLag>> lag() override;
 
  private:
   Status ensure_publication();
   Status begin_snapshot();
+  // Starts the parallel copy of the snapshot `name`, which db_'s open
+  // transaction is on.
+  Status start_copy(const std::string& name);
   Result<std::optional<Batch>> next_snapshot(std::size_t max_changes);
   Status start_streaming(Lsn from);
   // Reads what the server sent until a batch is ready, caught up, or `until`.
   Result<std::optional<Batch>> next_stream(Deadline until, std::size_t max_changes);
   Status handle(std::string_view data, Batch& batch);
+  // Compares a Relation message with the job's schema of that table: new
+  // columns join the schema and, like drops and type changes, go out with the
+  // next batch as a SchemaChange.
+  void note_relation(Oid oid);
   Status send_status(bool reply_requested);
 
   std::string conninfo_;
@@ -63,11 +87,11 @@ class PostgresSource : public RecordSource {
   std::string name_;  // slot and publication
   std::vector<std::string> patterns_;
   std::vector<CollectionSchema> schemas_;
+  SourceSettings settings_;
 
   // Snapshot.
   bool in_snapshot_ = false;
-  std::size_t snapshot_table_ = 0;
-  bool cursor_open_ = false;
+  std::unique_ptr<ParallelSnapshot> snapshot_;
   Lsn snapshot_lsn_ = 0;
 
   // Stream.
@@ -76,6 +100,8 @@ class PostgresSource : public RecordSource {
   bool in_transaction_ = false;
   bool skip_transaction_ = false;  // a transaction replayed by megasync itself (origin)
   std::vector<Change> transaction_;
+  std::map<Oid, CollectionSchema> session_relations_;  // as last described in this stream
+  std::vector<SchemaChange> pending_schema_changes_;
   Lsn received_ = 0;      // end of the last complete transaction seen
   Lsn flushed_ = 0;       // confirmed to the server
   Lsn caught_up_at_ = 0;  // the server's WAL end when streaming started

@@ -178,6 +178,18 @@ Status SqliteSink::apply_change(const Change& change) {
   return with_context(stmt->run(), fmt::format("{} into {}", to_string(change.op), schema.name));
 }
 
+Status SqliteSink::reset_checkpoint() {
+  Result<Statement> remove =
+      db_->prepare("DELETE FROM _megasync_checkpoints WHERE job = ? AND target = ?");
+  if (!remove) {
+    return fail(remove.error().with_context("reset checkpoint"));
+  }
+  (void)remove->bind(1, job_);
+  (void)remove->bind(2, target_);
+  Result<bool> done = remove->step();
+  return done ? ok() : fail(done.error().with_context("reset checkpoint"));
+}
+
 Status SqliteSink::apply(const Batch& batch) {
   if (Status s = db_->exec("BEGIN IMMEDIATE"); !s) {
     return fail(s.error().with_context("apply batch"));

@@ -34,6 +34,7 @@ class SqliteSink : public RecordSink {
   Status apply(const Batch& batch) override;
   bool keeps_checkpoints() const override { return true; }
   Result<std::optional<Position>> load_checkpoint() override;
+  Status reset_checkpoint() override;
 
  private:
   SqliteSink(std::unique_ptr<Connection> db, std::string job, std::string target)

@@ -1,9 +1,12 @@
 #include "sync/records/record_sync_job.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <optional>
 
+#include "events/bus.h"
+#include "monitor/metrics.h"
 #include "state/state_store.h"
 #include "sync/records/target_worker.h"
 
@@ -89,7 +92,76 @@ Status write_marker(state::StateStore* store, const std::string& job, const Posi
   return with_context(store->put_checkpoint(job, kSnapshotMarker, position), "snapshot marker");
 }
 
+constexpr auto kLagEvery = std::chrono::seconds(10);
+
 }  // namespace
+
+void RecordSyncJob::watch_lag(engine::RunContext& ctx, RecordSource& source, bool force) {
+  const SteadyTime now = SteadyClock::now();
+  if (!force && last_lag_check_ && now - *last_lag_check_ < kLagEvery) {
+    return;
+  }
+  last_lag_check_ = now;
+  Result<std::optional<SourceLag>> lag = source.lag();
+  if (!lag || !*lag) {
+    return;  // a source without a retained log, or one that could not tell now
+  }
+  const SourceLag& figures = **lag;
+  if (ctx.metrics != nullptr) {
+    ctx.metrics
+        ->gauge("megasync_replication_slot_lag_bytes",
+                "Log the source retains for the job that not every target made durable yet "
+                "(PostgreSQL: WAL between the slot's confirmed flush and the current end).",
+                {"job"})
+        .with({options_.job})
+        .set(static_cast<double>(figures.bytes));
+  }
+  const bool high = figures.alert_bytes > 0 && figures.bytes > figures.alert_bytes;
+  if (high == lag_alerted_) {
+    return;
+  }
+  lag_alerted_ = high;
+  if (high) {
+    spdlog::warn("job {}: the source retains {} bytes of log for it, above the bound of {}",
+                 options_.job, figures.bytes, figures.alert_bytes);
+  }
+  if (ctx.events != nullptr) {
+    ctx.events->publish(high ? "source.lag_high" : "source.lag_ok", high ? "warning" : "info",
+                        options_.job, options_.source_name,
+                        {{"lag_bytes", figures.bytes}, {"alert_bytes", figures.alert_bytes}});
+  }
+}
+
+Status RecordSyncJob::adopt_schema_changes(engine::RunContext& ctx, transforms::Chain& chain,
+                                           Batch& batch) {
+  std::vector<SchemaChange> adopted;
+  for (SchemaChange& change : batch.schema_changes) {
+    const std::string collection = change.schema.name;
+    const bool risky = !change.dropped.empty() || !change.retyped.empty();
+    spdlog::log(risky ? spdlog::level::warn : spdlog::level::info,
+                "job {}: {} changed at the source: added [{}], dropped [{}], retyped [{}]",
+                options_.job, collection, fmt::join(change.added, ", "),
+                fmt::join(change.dropped, ", "), fmt::join(change.retyped, ", "));
+    if (ctx.events != nullptr) {
+      ctx.events->publish(
+          "schema.changed", risky ? "warning" : "info", options_.job, collection,
+          {{"added", change.added}, {"dropped", change.dropped}, {"retyped", change.retyped}});
+    }
+    // As the targets name it: a collection the transforms filter out is not prepared.
+    Result<std::vector<CollectionSchema>> shaped = chain.update_schemas({change.schema});
+    if (!shaped) {
+      return fail(shaped.error());
+    }
+    for (CollectionSchema& schema : *shaped) {
+      adopted.push_back(SchemaChange{.schema = std::move(schema),
+                                     .added = change.added,
+                                     .dropped = change.dropped,
+                                     .retyped = change.retyped});
+    }
+  }
+  batch.schema_changes = std::move(adopted);
+  return ok();
+}
 
 Status RecordSyncJob::sync_pass(engine::RunContext& ctx) {
   const std::string source_context = fmt::format("source {}", options_.source_name);
@@ -145,6 +217,36 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx) {
   if (!start) {
     return fail(start.error());
   }
+  if (Status s = source.open(start->resume); !s) {
+    if (s.error().code() != ErrorCode::kNotFound || !start->resume) {
+      return fail(s.error().with_context(source_context));
+    }
+    // The source lost the position (a replication slot dropped, or lost in a
+    // failover) and allows a fresh snapshot. Every checkpoint goes first, so
+    // that a crash during the snapshot starts it again rather than resuming
+    // past rows it never copied.
+    spdlog::warn("job {}: {}; starting again from a snapshot", options_.job, s.error().message());
+    if (ctx.events != nullptr) {
+      ctx.events->publish("source.position_lost", "warning", options_.job, options_.source_name,
+                          {{"error", s.error().message()}, {"action", "resnapshot"}});
+    }
+    for (std::size_t i = 0; i < options_.targets.size(); ++i) {
+      const std::string& name = options_.targets[i].first;
+      Status reset = sink_list[i]->reset_checkpoint();
+      if (reset && ctx.store != nullptr) {
+        reset = ctx.store->put_checkpoint(options_.job, name, Position());
+      }
+      if (!reset) {
+        return fail(reset.error().with_context(fmt::format("target {}: reset checkpoint", name)));
+      }
+      start->per_target[i].reset();
+    }
+    start->resume.reset();
+    if (Status again = source.open(std::nullopt); !again) {
+      return fail(again.error().with_context(source_context));
+    }
+  }
+  watch_lag(ctx, source, /*force=*/true);
   std::vector<std::unique_ptr<TargetWorker>> workers;
   for (std::size_t i = 0; i < options_.targets.size(); ++i) {
     const std::string& name = options_.targets[i].first;
@@ -157,9 +259,6 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx) {
                        .durable = start->per_target[i]},
         std::move(sinks[i])));
   }
-  if (Status s = source.open(start->resume); !s) {
-    return fail(s.error().with_context(source_context));
-  }
   if (start->resume && *marker) {
     // Every target checkpointed at or before the marker: the replay it asked
     // for is this pass.
@@ -170,6 +269,13 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx) {
   }
   if (ctx.progress != nullptr) {
     ctx.progress->set_phase(start->resume ? "streaming" : "snapshot");
+    if (!start->resume) {
+      // Every target receives every row: the total counts each row once per target.
+      Result<std::optional<std::int64_t>> rows = source.backlog(std::nullopt);
+      if (rows && *rows) {
+        ctx.progress->set_total(**rows * static_cast<std::int64_t>(workers.size()), -1);
+      }
+    }
   }
 
   std::optional<Position> released;
@@ -241,6 +347,10 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx) {
         replay_after = true;
       }
     }
+    if (Status s = adopt_schema_changes(ctx, chain, batch); !s) {
+      source_error = s.error();
+      break;
+    }
     if (Status s = chain.apply(batch); !s) {
       source_error = s.error();
       break;
@@ -263,6 +373,7 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx) {
       source_error = s.error();
       break;
     }
+    watch_lag(ctx, source, /*force=*/false);
     if (replay_after) {
       replay_pending_ = true;  // run() starts the replay pass
       break;
@@ -283,6 +394,7 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx) {
       durable.push_back(worker->durable());
     }
     export_lag(ctx, source, durable);
+    watch_lag(ctx, source, /*force=*/true);
   }
   std::string failures;
   for (const auto& worker : workers) {

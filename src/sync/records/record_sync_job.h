@@ -80,12 +80,21 @@ class RecordSyncJob : public engine::Job {
   // The periodic comparison after a run, with its metrics and events.
   void verify_after_run(engine::RunContext& ctx);
   // How far each target is behind (megasync_job_lag_records).
+  // Exports the source's retained log (megasync_replication_slot_lag_bytes)
+  // at most every 10 s unless `force`, with an event when it crosses the
+  // source's alert bound either way.
+  // Reports the batch's schema changes (log, schema.changed event) and shapes
+  // them as the targets will see them (through the transforms).
+  Status adopt_schema_changes(engine::RunContext& ctx, transforms::Chain& chain, Batch& batch);
+  void watch_lag(engine::RunContext& ctx, RecordSource& source, bool force);
   void export_lag(engine::RunContext& ctx, RecordSource& source,
                   const std::vector<std::optional<Position>>& durable);
 
   RecordSyncOptions options_;
   std::function<transforms::Chain()> make_transforms_;
-  std::optional<SteadyTime> last_verified_;  // job thread only
+  std::optional<SteadyTime> last_verified_;   // job thread only
+  std::optional<SteadyTime> last_lag_check_;  // job thread only
+  bool lag_alerted_ = false;                  // job thread only
   // The last pass ended a snapshot at an earlier snapshot's marker: the log
   // must be replayed from there before the run is done. Job thread only.
   bool replay_pending_ = false;

@@ -82,6 +82,15 @@ void TargetWorker::loop() {
 }
 
 Status TargetWorker::apply(const Batch& batch) {
+  if (!batch.schema_changes.empty()) {
+    std::vector<CollectionSchema> schemas;
+    for (const SchemaChange& change : batch.schema_changes) {
+      schemas.push_back(change.schema);
+    }
+    if (Status s = sink_->prepare(schemas); !s) {
+      return fail(s.error().with_context("prepare a changed schema"));
+    }
+  }
   if (Status s = sink_->apply(batch); !s) {
     return fail(s.error().with_context("apply batch"));
   }

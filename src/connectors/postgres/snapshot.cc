@@ -1,0 +1,240 @@
+#include "connectors/postgres/snapshot.h"
+
+#include <fmt/format.h>
+
+#include "connectors/postgres/copy_text.h"
+#include "connectors/postgres/sink.h"
+#include "connectors/postgres/types.h"
+
+namespace megasync::connectors::postgres {
+namespace {
+
+constexpr std::size_t kPushRows = 2000;  // rows a worker hands over at once
+constexpr int kChunksPerWorker = 8;
+
+std::string column_list(const CollectionSchema& schema) {
+  std::string out;
+  for (const Column& column : schema.columns) {
+    out += (out.empty() ? "" : ", ") + quote_ident(column.name);
+  }
+  return out;
+}
+
+// The chunks of one table: page ranges [first, last) as ctid bounds.
+Result<std::vector<SnapshotChunk>> plan_table(Connection& db, std::size_t index,
+                                              const CollectionSchema& schema,
+                                              const ParallelSnapshot::Options& options) {
+  Result<Rows> size = db.query(
+      "SELECT c.relkind = 'r', pg_relation_size(c.oid) / current_setting('block_size')::bigint "
+      "FROM pg_class c WHERE c.oid = $1::regclass",
+      {qualified_name(schema.name)});
+  if (!size) {
+    return fail(size.error().with_context(fmt::format("size of {}", schema.name)));
+  }
+  std::vector<SnapshotChunk> out;
+  const std::int64_t pages = size->count() == 1 ? std::stoll(size->text(0, 1)) : 0;
+  const bool plain = size->count() == 1 && size->text(0, 0) == "t";
+  const std::int64_t step =
+      std::max(options.min_chunk_pages,
+               pages / std::max<std::int64_t>(1, options.parallelism * kChunksPerWorker) + 1);
+  if (!plain || pages < 2 * step) {
+    out.push_back(SnapshotChunk{.table = index});  // partitioned or small: whole
+    return out;
+  }
+  for (std::int64_t first = 0; first < pages; first += step) {
+    std::string where = first == 0 ? "" : fmt::format("ctid >= '({},0)'::tid", first);
+    if (first + step < pages) {
+      where += fmt::format("{}ctid < '({},0)'::tid", where.empty() ? "" : " AND ", first + step);
+    }
+    // The last chunk is open-ended: a row visible in the snapshot may sit in a
+    // page added after the size was read (an update after the snapshot).
+    out.push_back(SnapshotChunk{.table = index, .where = std::move(where)});
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ParallelSnapshot>> ParallelSnapshot::start(
+    Connection& db, const std::string& conninfo, const std::string& snapshot,
+    std::vector<CollectionSchema> schemas, Options options) {
+  options.parallelism = std::max(options.parallelism, 1);
+  std::vector<SnapshotChunk> chunks;
+  for (std::size_t i = 0; i < schemas.size(); ++i) {
+    Result<std::vector<SnapshotChunk>> planned = plan_table(db, i, schemas[i], options);
+    if (!planned) {
+      return fail(planned.error());
+    }
+    chunks.insert(chunks.end(), planned->begin(), planned->end());
+  }
+  std::unique_ptr<ParallelSnapshot> out(
+      new ParallelSnapshot(conninfo, snapshot, std::move(schemas), std::move(chunks), options));
+  const int workers =
+      static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(options.parallelism),
+                                             std::max<std::size_t>(out->chunks_.size(), 1)));
+  out->running_ = workers;
+  for (int i = 0; i < workers; ++i) {
+    out->threads_.emplace_back([raw = out.get()] { raw->work(); });
+  }
+  return out;
+}
+
+ParallelSnapshot::ParallelSnapshot(std::string conninfo, std::string snapshot,
+                                   std::vector<CollectionSchema> schemas,
+                                   std::vector<SnapshotChunk> chunks, Options options)
+    : conninfo_(std::move(conninfo)),
+      snapshot_(std::move(snapshot)),
+      schemas_(std::move(schemas)),
+      chunks_(std::move(chunks)),
+      options_(options) {}
+
+ParallelSnapshot::~ParallelSnapshot() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  changed_.notify_all();
+  for (std::thread& thread : threads_) {
+    thread.join();
+  }
+}
+
+void ParallelSnapshot::work() {
+  Status done = [&]() -> Status {
+    Result<std::unique_ptr<Connection>> db =
+        Connection::open(conninfo_, Deadline::after(std::chrono::seconds(30)));
+    if (!db) {
+      return fail(db.error());
+    }
+    if (Status s = (*db)->exec(fmt::format("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+                                           "SET TRANSACTION SNAPSHOT {}",
+                                           quote_literal(snapshot_)));
+        !s) {
+      return fail(s.error().with_context("import the snapshot"));
+    }
+    if (Status s = read_chunks(**db); !s) {
+      return s;
+    }
+    return (*db)->exec("COMMIT");
+  }();
+  std::lock_guard lock(mutex_);
+  if (!done && !error_ && !stop_) {
+    error_ = done.error();
+    stop_ = true;
+  }
+  --running_;
+  changed_.notify_all();
+}
+
+Status ParallelSnapshot::read_chunks(Connection& db) {
+  std::vector<std::vector<Oid>> types(schemas_.size());
+  std::vector<std::optional<std::string>> fields;
+  std::vector<Change> rows;
+  while (true) {
+    std::size_t chunk_index = 0;
+    {
+      std::lock_guard lock(mutex_);
+      if (stop_ || next_chunk_ == chunks_.size()) {
+        return ok();
+      }
+      chunk_index = next_chunk_++;
+    }
+    const SnapshotChunk& chunk = chunks_[chunk_index];
+    const CollectionSchema& schema = schemas_[chunk.table];
+    const std::string columns = column_list(schema);
+    if (types[chunk.table].empty()) {
+      // COPY sends text only: the columns' types come from an empty SELECT.
+      Result<Rows> probe =
+          db.query(fmt::format("SELECT {} FROM {} LIMIT 0", columns, qualified_name(schema.name)));
+      if (!probe) {
+        return fail(probe.error().with_context(fmt::format("snapshot {}", schema.name)));
+      }
+      for (int column = 0; column < probe->columns(); ++column) {
+        types[chunk.table].push_back(probe->type(column));
+      }
+    }
+    std::vector<std::size_t> key_columns;
+    for (const std::string& key : schema.primary_key) {
+      for (std::size_t c = 0; c < schema.columns.size(); ++c) {
+        if (schema.columns[c].name == key) {
+          key_columns.push_back(c);
+        }
+      }
+    }
+    const std::string sql =
+        chunk.where.empty()
+            ? fmt::format("COPY {} ({}) TO STDOUT", qualified_name(schema.name), columns)
+            : fmt::format("COPY (SELECT {} FROM {} WHERE {}) TO STDOUT", columns,
+                          qualified_name(schema.name), chunk.where);
+    Status copied = db.copy_out(sql, [&](std::string_view line) -> Status {
+      if (Status s = parse_copy_row(line, fields); !s) {
+        return s;
+      }
+      if (fields.size() != schema.columns.size()) {
+        return make_error(ErrorCode::kPermanent, "COPY of {} sent {} columns, expected {}",
+                          schema.name, fields.size(), schema.columns.size());
+      }
+      Change change;
+      change.collection = schema.name;
+      for (std::size_t c = 0; c < fields.size(); ++c) {
+        Value value;
+        if (fields[c]) {
+          Result<Value> parsed = text_to_value(types[chunk.table][c], *fields[c]);
+          if (!parsed) {
+            return fail(parsed.error().with_context(
+                fmt::format("{}.{}", schema.name, schema.columns[c].name)));
+          }
+          value = std::move(*parsed);
+        }
+        change.fields.emplace(schema.columns[c].name, std::move(value));
+      }
+      for (std::size_t c : key_columns) {
+        change.key.push_back(change.fields[schema.columns[c].name]);
+      }
+      rows.push_back(std::move(change));
+      if (rows.size() >= kPushRows && !push(rows)) {
+        return make_error(ErrorCode::kCancelled, "snapshot stopped");
+      }
+      return ok();
+    });
+    if (!copied) {
+      return fail(copied.error().with_context(fmt::format("snapshot {}", schema.name)));
+    }
+    if (!rows.empty() && !push(rows)) {
+      return ok();
+    }
+  }
+}
+
+bool ParallelSnapshot::push(std::vector<Change>& rows) {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return stop_ || rows_.size() < options_.queue_rows; });
+  if (stop_) {
+    return false;
+  }
+  for (Change& change : rows) {
+    rows_.push_back(std::move(change));
+  }
+  rows.clear();
+  changed_.notify_all();
+  return true;
+}
+
+Result<std::vector<Change>> ParallelSnapshot::next(std::size_t max_rows) {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return error_ || !rows_.empty() || running_ == 0; });
+  if (error_) {
+    return fail(*error_);
+  }
+  std::vector<Change> out;
+  const std::size_t n = std::min(std::max<std::size_t>(max_rows, 1), rows_.size());
+  out.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    out.push_back(std::move(rows_.front()));
+    rows_.pop_front();
+  }
+  changed_.notify_all();
+  return out;
+}
+
+}  // namespace megasync::connectors::postgres
