@@ -40,9 +40,13 @@ class PostgresPollTest(DaemonTestCase):
             GRANT SELECT ON ALL TABLES IN SCHEMA {self.schema} TO {self.pg.limited_user};
         """)
         self.addCleanup(services.psql, self.pg, f"DROP SCHEMA {self.schema} CASCADE")
-        self.addCleanup(services.psql, self.target,
-                        f"DROP SCHEMA IF EXISTS {self.schema} CASCADE; "
-                        f"DELETE FROM _megasync_checkpoints WHERE job = '{self.job}'")
+        self.addCleanup(services.psql, self.target, f"""
+            DROP SCHEMA IF EXISTS {self.schema} CASCADE;
+            DO $$ BEGIN
+              IF to_regclass('public._megasync_checkpoints') IS NOT NULL THEN
+                DELETE FROM _megasync_checkpoints WHERE job = '{self.job}';
+              END IF;
+            END $$""")
         self.config = os.path.join(self.tmp, "megasync.yaml")
 
     def write_config(self, tables: str = "orders", verify_interval: str = "1m",
@@ -133,16 +137,16 @@ jobs:
         # No verification: what arrives comes from the poll alone.
         self.write_config(verify_interval="0", targets="[replica]")
         self.sync()
-        # Rows committed "late": their cursor is older than the rows already
-        # read (a transaction's now(), a sequence value taken long before).
-        services.psql(self.pg, f"""
-            INSERT INTO {self.schema}.orders (id, customer) VALUES (5000, 'fresh');
-        """)
-        self.sync()
+        # Rows committed "late": their cursor is older than the last value
+        # already read (a transaction's now(), a sequence value taken early).
         services.psql(self.pg, f"""
             INSERT INTO {self.schema}.orders (id, customer, updated_at)
-              VALUES (5001, 'late', clock_timestamp() - interval '20 seconds'),
-                     (5002, 'too late', clock_timestamp() - interval '1 hour');
+              SELECT 5001, 'late', max(updated_at) - interval '20 seconds'
+              FROM {self.schema}.orders;
+            INSERT INTO {self.schema}.orders (id, customer, updated_at)
+              SELECT 5002, 'too late', max(updated_at) - interval '1 hour'
+              FROM {self.schema}.orders WHERE id <> 5001;
+            INSERT INTO {self.schema}.orders (id, customer) VALUES (5000, 'fresh');
         """)
         result = self.sync()
         ids = [r[0] for r in self.sqlite_rows()]
