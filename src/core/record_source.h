@@ -48,6 +48,10 @@ class RecordSource {
   virtual Status release(const Position& durable_everywhere) = 0;
   // Orders two positions of this source: <0, 0, >0.
   virtual int compare(const Position& a, const Position& b) const = 0;
+  // False when the source cannot see deletes (it polls a cursor column): the
+  // record job's periodic comparison then applies what it finds different at
+  // the targets instead of only reporting it.
+  virtual bool sees_deletes() const { return true; }
   // How many changes the source holds after `after` (nullopt: the rows a
   // snapshot would read), when it can tell cheaply; nullopt when it cannot.
   // Called after open().

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "connectors/postgres/poll_source.h"
 #include "connectors/postgres/reader.h"
 #include "connectors/postgres/service.h"
 #include "connectors/postgres/sink.h"
@@ -59,17 +60,24 @@ Result<std::unique_ptr<RecordSource>> PostgresEndpoint::open_record_source(
   if (!connection) {
     return fail(connection.error());
   }
-  auto source = std::make_unique<PostgresSource>(
-      conninfo(options_), std::move(*connection), request.job, request.collections,
-      SourceSettings{.snapshot_parallelism = options_.snapshot_parallelism,
-                     .snapshot_chunk_pages = options_.snapshot_chunk_pages,
-                     .resnapshot_on_slot_lost = options_.resnapshot_on_slot_lost,
-                     .slot_lag_alert = options_.slot_lag_alert});
-  // Fails early on wal_level, a missing table or one without a key.
+  std::unique_ptr<RecordSource> source;
+  if (options_.mode == "poll") {
+    source = std::make_unique<PostgresPollSource>(std::move(*connection), options_.poll,
+                                                  request.collections);
+  } else {
+    source = std::make_unique<PostgresSource>(
+        conninfo(options_), std::move(*connection), request.job, request.collections,
+        SourceSettings{.snapshot_parallelism = options_.snapshot_parallelism,
+                       .snapshot_chunk_pages = options_.snapshot_chunk_pages,
+                       .resnapshot_on_slot_lost = options_.resnapshot_on_slot_lost,
+                       .slot_lag_alert = options_.slot_lag_alert});
+  }
+  // Fails early on wal_level (CDC), a missing table, one without a key or
+  // (poll) without the cursor column.
   if (Result<std::vector<CollectionSchema>> schemas = source->describe(); !schemas) {
     return fail(schemas.error());
   }
-  return std::unique_ptr<RecordSource>(std::move(source));
+  return source;
 }
 
 Result<std::unique_ptr<RecordSink>> PostgresEndpoint::open_record_sink(

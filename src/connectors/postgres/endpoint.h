@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "connectors/postgres/poll_source.h"
 #include "engine/endpoint.h"
 
 namespace megasync::connectors::postgres {
@@ -29,6 +30,10 @@ struct PostgresOptions {
   std::int64_t snapshot_chunk_pages = 1024;
   bool resnapshot_on_slot_lost = false;
   std::int64_t slot_lag_alert = std::int64_t{1} << 30;
+  // How the record source reads changes: "cdc" (logical replication, source.h)
+  // or "poll" (a cursor column, poll_source.h, for roles without REPLICATION).
+  std::string mode = "cdc";
+  PollSettings poll;  // mode "poll" only
 };
 
 // The libpq conninfo string for `options` (key='value' pairs, quoted).
@@ -42,7 +47,8 @@ class PostgresEndpoint : public engine::Endpoint {
   // Connects before `deadline` and runs SELECT 1; the error says what failed
   // (authentication, database missing, server down) without the password.
   Status probe(Deadline deadline) override;
-  // Change data capture by logical replication (source.h).
+  // Change data capture by logical replication (source.h), or with mode
+  // "poll" by a cursor column (poll_source.h).
   Result<std::unique_ptr<RecordSource>> open_record_source(
       const engine::SourceRequest& request) override;
   // Applies batches to tables of this database (sink.h).

@@ -65,6 +65,25 @@ void register_postgres(engine::Registry& registry) {
                  .description = "Emit source.lag_high when a job's slot retains more WAL than "
                                 "this (not yet applied by every target); 0 turns it off.",
                  .default_value = "1GiB"},
+      OptionSpec{.name = "mode",
+                 .type = OptionType::kString,
+                 .description = "How the record source reads changes: cdc (logical replication; "
+                                "the role needs REPLICATION) or poll (rows whose cursor_column "
+                                "moved past the last one read; deletes arrive with the job's "
+                                "periodic verification).",
+                 .default_value = "cdc",
+                 .choices = {"cdc", "poll"}},
+      OptionSpec{.name = "cursor_column",
+                 .type = OptionType::kString,
+                 .description = "mode poll: the column every insert and update advances "
+                                "(updated_at timestamp, or an integer version), in every table "
+                                "of the job."},
+      OptionSpec{.name = "poll_overlap",
+                 .type = OptionType::kDuration,
+                 .description = "mode poll, timestamp cursors: each run re-reads the rows this "
+                                "far before the last cursor value read, for rows committed late "
+                                "with an older value; 0 turns it off.",
+                 .default_value = "1m"},
   };
   type.create = [](const config::EndpointConfig& endpoint,
                    const config::Config&) -> Result<std::shared_ptr<engine::Endpoint>> {
@@ -93,6 +112,23 @@ void register_postgres(engine::Registry& registry) {
     options.snapshot_chunk_pages = o.object("snapshot").integer("chunk_pages");
     options.resnapshot_on_slot_lost = o.string("on_slot_lost") == "resnapshot";
     options.slot_lag_alert = static_cast<std::int64_t>(o.bytes("slot_lag_alert"));
+    options.mode = o.string("mode");
+    if (o.has("cursor_column")) {
+      options.poll.cursor_column = o.string("cursor_column");
+    }
+    options.poll.overlap = o.duration("poll_overlap");
+    if (options.mode == "poll" && options.poll.cursor_column.empty()) {
+      return make_error(ErrorCode::kInvalidConfig,
+                        "endpoint {}: mode: poll needs cursor_column, the column every insert "
+                        "and update advances (e.g. cursor_column: updated_at)",
+                        endpoint.name);
+    }
+    if (options.mode != "poll" && o.has("cursor_column")) {
+      return make_error(ErrorCode::kInvalidConfig,
+                        "endpoint {}: cursor_column is used only with mode: poll (set mode: "
+                        "poll, or remove cursor_column)",
+                        endpoint.name);
+    }
     return std::make_shared<postgres::PostgresEndpoint>(std::move(options));
   };
   registry.add_endpoint_type(std::move(type));

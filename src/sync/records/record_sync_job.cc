@@ -171,6 +171,14 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx) {
     return fail(opened.error().with_context(source_context));
   }
   RecordSource& source = **opened;
+  if (!source.sees_deletes() && options_.verify_interval.count() == 0 && !warned_blind_) {
+    spdlog::warn(
+        "job {}: source {} cannot see deletes and verify_interval is 0: rows deleted at "
+        "the source stay at the targets; set verify_interval (deletes are applied by "
+        "the comparison after runs)",
+        options_.job, options_.source_name);
+    warned_blind_ = true;
+  }
   Result<std::vector<CollectionSchema>> described = source.describe();
   if (!described) {
     return fail(described.error().with_context(source_context));

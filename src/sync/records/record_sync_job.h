@@ -62,7 +62,9 @@ class RecordSyncJob : public engine::Job {
   // Then, every verify_interval, compares the targets with the source; a
   // target that still differs after one more pass is reported diverged
   // (megasync_job_in_sync = 0, event sync.diverged). The run still succeeds:
-  // what it read was applied.
+  // what it read was applied. For a source that cannot see deletes
+  // (RecordSource::sees_deletes), what still differs is repaired instead, and
+  // only a target that differs after the repair is reported diverged.
   Status run(engine::RunContext& ctx) override;
 
   // `megasync verify`: {"equal", "targets": {name: {"equal", "collections":
@@ -75,8 +77,14 @@ class RecordSyncJob : public engine::Job {
  private:
   // Reads from the source until caught up and fans out (the body of a run).
   Status sync_pass(engine::RunContext& ctx);
-  // Compares every target with the source; with `repair`, fixes what differs.
-  Result<std::vector<TargetVerdict>> check_targets(engine::RunContext& ctx, bool repair);
+  // What check_targets does with the differences it finds.
+  enum class Repair {
+    kNone,    // reports them
+    kAll,     // applies them (verify --repair)
+    kIfBlind  // applies them when the source cannot see deletes (the check after a run)
+  };
+  // Compares every target with the source; repairs as `repair` says.
+  Result<std::vector<TargetVerdict>> check_targets(engine::RunContext& ctx, Repair repair);
   // The periodic comparison after a run, with its metrics and events.
   void verify_after_run(engine::RunContext& ctx);
   // How far each target is behind (megasync_job_lag_records).
@@ -98,6 +106,7 @@ class RecordSyncJob : public engine::Job {
   // The last pass ended a snapshot at an earlier snapshot's marker: the log
   // must be replayed from there before the run is done. Job thread only.
   bool replay_pending_ = false;
+  bool warned_blind_ = false;  // the warning about a source blind to deletes; job thread only
 
   mutable std::mutex mutex_;  // guards what describe() reads
   nlohmann::json last_verification_;

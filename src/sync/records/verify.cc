@@ -138,13 +138,15 @@ std::string summary(const Comparison& comparison) {
 }  // namespace
 
 Result<std::vector<TargetVerdict>> RecordSyncJob::check_targets(engine::RunContext& ctx,
-                                                                bool repair) {
+                                                                Repair mode) {
   const std::string source_context = fmt::format("source {}", options_.source_name);
   Result<std::unique_ptr<RecordSource>> source =
       options_.source->open_record_source({.job = options_.job, .collections = options_.tables});
   if (!source) {
     return fail(source.error().with_context(source_context));
   }
+  const bool repair =
+      mode == Repair::kAll || (mode == Repair::kIfBlind && !(*source)->sees_deletes());
   Result<std::vector<CollectionSchema>> source_schemas = (*source)->describe();
   if (!source_schemas) {
     return fail(source_schemas.error().with_context(source_context));
@@ -215,7 +217,8 @@ Result<std::vector<TargetVerdict>> RecordSyncJob::check_targets(engine::RunConte
 }
 
 Result<nlohmann::json> RecordSyncJob::verify(engine::RunContext& ctx, bool repair) {
-  Result<std::vector<TargetVerdict>> verdicts = check_targets(ctx, repair);
+  Result<std::vector<TargetVerdict>> verdicts =
+      check_targets(ctx, repair ? Repair::kAll : Repair::kNone);
   if (!verdicts) {
     return fail(verdicts.error());
   }
@@ -256,18 +259,22 @@ void RecordSyncJob::verify_after_run(engine::RunContext& ctx) {
   if (ctx.progress != nullptr) {
     ctx.progress->set_phase("verifying");
   }
-  Result<std::vector<TargetVerdict>> verdicts = check_targets(ctx, false);
+  // A source that cannot see deletes leaves them to this comparison, which
+  // then repairs what differs; after one more pass when the job has one, so
+  // that only what the source could not send is repaired.
+  Result<std::vector<TargetVerdict>> verdicts =
+      check_targets(ctx, options_.stop_when_caught_up ? Repair::kNone : Repair::kIfBlind);
   bool all_equal = verdicts.has_value();
   if (verdicts) {
     for (const TargetVerdict& verdict : *verdicts) {
-      all_equal = all_equal && verdict.comparison.equal();
+      all_equal = all_equal && verdict.equal_after_repair.value_or(verdict.comparison.equal());
     }
   }
   // Rows written at the source since the pass make a target look behind; one
   // more pass and a second comparison tell that from a real divergence.
   if (verdicts && !all_equal && options_.stop_when_caught_up) {
     if (Status s = sync_pass(ctx); s && !replay_pending_) {
-      verdicts = check_targets(ctx, false);
+      verdicts = check_targets(ctx, Repair::kIfBlind);
     }
   }
   if (!verdicts) {
@@ -279,8 +286,13 @@ void RecordSyncJob::verify_after_run(engine::RunContext& ctx) {
   last_verified_ = SteadyClock::now();
   nlohmann::json described = nlohmann::json::object();
   for (const TargetVerdict& verdict : *verdicts) {
-    const bool equal = verdict.comparison.equal();
+    const bool equal = verdict.equal_after_repair.value_or(verdict.comparison.equal());
     described[verdict.target] = {{"equal", equal}, {"at", format_time(WallClock::now())}};
+    if (verdict.equal_after_repair) {
+      described[verdict.target]["repaired"] = verdict.repaired;
+      spdlog::info("job {}: target {}: applied {} change(s) the source cannot send (deletes): {}",
+                   options_.job, verdict.target, verdict.repaired, summary(verdict.comparison));
+    }
     if (ctx.metrics != nullptr) {
       ctx.metrics
           ->gauge("megasync_job_in_sync",
