@@ -238,12 +238,14 @@ Result<std::optional<Batch>> PostgresSource::next_snapshot(std::size_t max_chang
       change.collection = schema.name;
       change.position = position;
       for (int column = 0; column < rows->columns(); ++column) {
-        const std::string& name = schema.columns[static_cast<std::size_t>(column)].name;
+        const Column& described = schema.columns[static_cast<std::size_t>(column)];
+        const std::string& name = described.name;
         if (rows->null(row, column)) {
           change.fields[name] = Value();
           continue;
         }
-        Result<Value> value = text_to_value(rows->type(column), rows->text(row, column));
+        Result<Value> value =
+            read_value(rows->type(column), described.type, rows->text(row, column));
         if (!value) {
           return fail(value.error().with_context(fmt::format("{}.{}", schema.name, name)));
         }
