@@ -32,6 +32,10 @@ struct CollectionSchema {
   std::string name;
   std::vector<Column> columns;
   std::vector<std::string> primary_key;  // column names, in key order; never empty
+  // Whose type names the columns' source_type holds ("postgres", "sqlite"; empty
+  // when unknown). A target of the same system may create columns of exactly
+  // that type, when the source_type still agrees with the column's ColumnType.
+  std::string type_system;
 
   const Column* column(const std::string& name) const;
 };

@@ -85,7 +85,10 @@ Status append_literal(const Value& value, ColumnType type, std::string& out) {
     fmt::format_to(std::back_inserter(out), "{}", *i);
   } else if (const double* d = std::get_if<double>(&value)) {
     if (!std::isfinite(*d)) {
-      return make_error(ErrorCode::kPermanent, "MariaDB cannot store the double {}", *d);
+      return make_error(ErrorCode::kPermanent,
+                        "MariaDB cannot store the double {} (a DOUBLE holds finite values "
+                        "only): leave this table out of the MariaDB target, or filter such rows",
+                        std::isnan(*d) ? "NaN" : (*d > 0 ? "Infinity" : "-Infinity"));
     }
     fmt::format_to(std::back_inserter(out), "{}", *d);  // shortest exact form
   } else if (const std::string* s = std::get_if<std::string>(&value)) {

@@ -44,6 +44,7 @@ Result<std::vector<CollectionSchema>> describe_tables(Connection& db,
     const std::string name = collection_of(rows->text(row, 0), rows->text(row, 1));
     CollectionSchema& schema = tables[name];
     schema.name = name;
+    schema.type_system = "postgres";
     Column column;
     column.name = rows->text(row, 2);
     column.source_type = rows->text(row, 3);

@@ -46,9 +46,11 @@ Status PostgresReader::scan(const CollectionSchema& schema, const Visit& visit) 
     return ok();  // no such table: no rows
   }
   std::vector<std::string> selected;
+  std::vector<ColumnType> types;
   for (const Column& column : schema.columns) {
     if (columns.contains(column.name)) {
       selected.push_back(column.name);
+      types.push_back(column.type);
     }
   }
   for (const std::string& key : schema.primary_key) {
@@ -83,7 +85,8 @@ Status PostgresReader::scan(const CollectionSchema& schema, const Visit& visit) 
           fields[name] = Value();
           continue;
         }
-        Result<Value> value = text_to_value(rows->type(column), rows->text(row, column));
+        Result<Value> value = read_value(
+            rows->type(column), types[static_cast<std::size_t>(column)], rows->text(row, column));
         if (!value) {
           read = fail(value.error().with_context(fmt::format("{}.{}", schema.name, name)));
           break;

@@ -50,6 +50,7 @@ Result<CollectionSchema> RelationCache::schema(Oid relation_oid) const {
   }
   CollectionSchema schema;
   schema.name = collection_name(*relation);
+  schema.type_system = "postgres";
   for (const auto& c : relation->columns) {
     Column column;
     column.name = c.name;

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "connectors/postgres/copy_text.h"
+#include "connectors/postgres/text_format.h"
 #include "connectors/postgres/types.h"
 
 namespace megasync::connectors::postgres {
@@ -48,16 +49,30 @@ Status PostgresSink::prepare(const std::vector<CollectionSchema>& schemas) {
   for (const CollectionSchema& schema : schemas) {
     const auto [namespace_name, table] = split_collection(schema.name);
     Result<Rows> existing = db_->query(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND "
-        "table_name = $2",
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1 "
+        "AND table_name = $2",
         {namespace_name, table});
     if (!existing) {
       return fail(existing.error().with_context(fmt::format("describe table {}", schema.name)));
     }
     std::set<std::string> columns;
+    std::set<std::string>& arrays = array_columns_[schema.name];
+    arrays.clear();
     for (int row = 0; row < existing->count(); ++row) {
       columns.insert(existing->text(row, 0));
+      if (existing->text(row, 1) == "ARRAY") {
+        arrays.insert(existing->text(row, 0));
+      }
     }
+    // The type of a column to create; array columns take their values (JSON
+    // arrays) as array literals.
+    auto declare = [&](const Column& column) {
+      std::string type = column_declaration(column, schema.type_system);
+      if (type.ends_with("]")) {
+        arrays.insert(column.name);
+      }
+      return type;
+    };
     std::string sql;
     if (columns.empty()) {
       if (namespace_name != "public") {
@@ -65,15 +80,15 @@ Status PostgresSink::prepare(const std::vector<CollectionSchema>& schemas) {
       }
       sql += fmt::format("CREATE TABLE IF NOT EXISTS {} (", qualified_name(schema.name));
       for (const Column& column : schema.columns) {
-        sql += fmt::format("{} {}, ", quote_ident(column.name), declared_type(column.type));
+        sql += fmt::format("{} {}, ", quote_ident(column.name), declare(column));
       }
       sql += fmt::format("PRIMARY KEY ({}))", join_quoted(schema.primary_key));
     } else {
       for (const Column& column : schema.columns) {
         if (!columns.contains(column.name)) {
-          sql += fmt::format("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}; ",
-                             qualified_name(schema.name), quote_ident(column.name),
-                             declared_type(column.type));
+          sql +=
+              fmt::format("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}; ",
+                          qualified_name(schema.name), quote_ident(column.name), declare(column));
         }
       }
     }
@@ -216,30 +231,52 @@ Status PostgresSink::flush_table(const CollectionSchema& schema, NetRows& rows) 
     upserts[columns].push_back(&row);
   }
 
+  const std::set<std::string>& arrays = array_columns_[schema.name];
   auto copy_rows = [&](const std::string& stage_name, const std::vector<std::string>& columns,
                        const std::vector<NetRow*>& group) -> Status {
-    return db_->copy_in(
-        fmt::format("COPY {} ({}) FROM STDIN", stage_name, join_quoted(columns)),
-        [&](const std::function<Status(std::string_view)>& write) -> Status {
-          std::string data;
-          for (const NetRow* row : group) {
-            for (std::size_t i = 0; i < columns.size(); ++i) {
-              if (i > 0) {
-                data += '\t';
-              }
-              append_copy_value(
-                  i < schema.primary_key.size() ? row->key[i] : row->fields.at(columns[i]), data);
-            }
-            data += '\n';
-            if (data.size() >= (1u << 20)) {
-              if (Status s = write(data); !s) {
-                return s;
-              }
-              data.clear();
-            }
+    std::vector<bool> is_array;
+    std::vector<bool> is_time;  // dates and timestamps: BC years back to PostgreSQL's form
+    for (const std::string& column : columns) {
+      is_array.push_back(arrays.contains(column));
+      const Column* described = schema.column(column);
+      const ColumnType type = described != nullptr ? described->type : ColumnType::kText;
+      is_time.push_back(type == ColumnType::kDate || type == ColumnType::kTimestamp ||
+                        type == ColumnType::kTimestampTz);
+    }
+    // One row in COPY text form; JSON arrays into array columns as array
+    // literals, BC dates and timestamps in PostgreSQL's form.
+    auto append_row = [&](const NetRow& row, std::string& data) {
+      for (std::size_t i = 0; i < columns.size(); ++i) {
+        if (i > 0) {
+          data += '\t';
+        }
+        const Value& value = i < schema.primary_key.size() ? row.key[i] : row.fields.at(columns[i]);
+        const auto* text = std::get_if<std::string>(&value);
+        std::optional<std::string> literal;
+        if (is_array[i] && text != nullptr) {
+          literal = json_to_array_literal(*text);  // not a JSON array: written as it is
+        } else if (is_time[i] && text != nullptr) {
+          literal = iso_to_pg_input(*text);
+        }
+        append_copy_value(literal ? Value(*std::move(literal)) : value, data);
+      }
+      data += '\n';
+    };
+    auto produce = [&](const std::function<Status(std::string_view)>& write) -> Status {
+      std::string data;
+      for (const NetRow* row : group) {
+        append_row(*row, data);
+        if (data.size() >= (1u << 20)) {
+          if (Status s = write(data); !s) {
+            return s;
           }
-          return data.empty() ? ok() : write(data);
-        });
+          data.clear();
+        }
+      }
+      return data.empty() ? ok() : write(data);
+    };
+    return db_->copy_in(fmt::format("COPY {} ({}) FROM STDIN", stage_name, join_quoted(columns)),
+                        produce);
   };
 
   if (!deletes.empty()) {

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -56,6 +57,7 @@ class PostgresSink : public RecordSink {
   std::string job_;
   std::string target_;
   std::map<std::string, CollectionSchema> schemas_;
+  std::map<std::string, std::set<std::string>> array_columns_;  // array-typed columns per table
   std::map<std::string, std::string> stages_;  // "table\0col\0col" -> temp table name
   int next_stage_ = 0;                         // names are never reused in a session
 };

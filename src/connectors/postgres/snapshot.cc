@@ -179,7 +179,8 @@ Status ParallelSnapshot::read_chunks(Connection& db) {
       for (std::size_t c = 0; c < fields.size(); ++c) {
         Value value;
         if (fields[c]) {
-          Result<Value> parsed = text_to_value(types[chunk.table][c], *fields[c]);
+          Result<Value> parsed =
+              read_value(types[chunk.table][c], schema.columns[c].type, *fields[c]);
           if (!parsed) {
             return fail(parsed.error().with_context(
                 fmt::format("{}.{}", schema.name, schema.columns[c].name)));

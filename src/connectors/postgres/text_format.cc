@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
@@ -468,6 +469,25 @@ Result<std::string> bytea_to_bytes(std::string_view text) {
 
 Result<nlohmann::json> array_to_json(std::string_view text, const ElementConverter& element) {
   return ArrayParser(text, element).parse();
+}
+
+std::string iso_to_pg_input(std::string_view iso) {
+  const bool negative = iso.starts_with('-');
+  std::string_view digits = negative ? iso.substr(1) : iso;
+  const std::size_t dash = digits.find('-');
+  if (dash == std::string_view::npos || dash < 4 ||
+      digits.substr(0, dash).find_first_not_of("0123456789") != std::string_view::npos) {
+    return std::string(iso);
+  }
+  std::int64_t year = 0;
+  (void)std::from_chars(digits.data(), digits.data() + dash, year);
+  if (negative) {
+    year = -year;
+  }
+  if (year > 0) {
+    return std::string(iso);
+  }
+  return fmt::format("{:04}{} BC", 1 - year, digits.substr(dash));
 }
 
 }  // namespace megasync::connectors::postgres

@@ -26,6 +26,11 @@ Result<std::string> timestamptz_to_iso(std::string_view text);
 Result<std::string> timestamp_to_iso(std::string_view text);
 // date output ("2024-01-02", "0044-03-15 BC") to ISO ("-0043-03-15").
 Result<std::string> date_to_iso(std::string_view text);
+// The way back, for a date or timestamp column of a PostgreSQL target: an ISO
+// date or timestamp with an astronomical year 0 or below ("-0043-03-15",
+// "0000-01-01T00:00:00Z") in PostgreSQL's era form ("0044-03-15 BC",
+// "0001-01-01T00:00:00Z BC"), which its input reads; other text unchanged.
+std::string iso_to_pg_input(std::string_view iso);
 
 // bytea output: hex format ("\x0a0b") or the old escape format ("a\\000\\\\").
 Result<std::string> bytea_to_bytes(std::string_view text);

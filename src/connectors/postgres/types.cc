@@ -322,6 +322,71 @@ std::string declared_type(ColumnType type) {
   return "text";
 }
 
+std::string column_declaration(const Column& column, std::string_view type_system) {
+  if (type_system != "postgres" || column.source_type.empty() ||
+      column_type(std::string_view(column.source_type)) != column.type) {
+    return declared_type(column.type);
+  }
+  // The name without typmods and array brackets must be a built-in's.
+  std::string name = normalize_declared(column.source_type);
+  while (name.ends_with("[]")) {
+    name.resize(name.size() - 2);
+  }
+  bool builtin = name.rfind("interval ", 0) == 0;
+  for (const auto& t : kNamedTypes) {
+    builtin = builtin || t.name == name;
+  }
+  for (const auto& t : kBuiltinTypes) {
+    builtin = builtin || t.name == name;
+  }
+  return builtin ? column.source_type : declared_type(column.type);
+}
+
+namespace {
+
+void append_array_element(const nlohmann::json& element, std::string& out) {
+  if (element.is_null()) {
+    out += "NULL";
+  } else if (element.is_array()) {
+    out += '{';
+    bool first = true;
+    for (const auto& item : element) {
+      if (!first) {
+        out += ',';
+      }
+      first = false;
+      append_array_element(item, out);
+    }
+    out += '}';
+  } else if (element.is_boolean()) {
+    out += element.get<bool>() ? 't' : 'f';
+  } else if (element.is_number()) {
+    out += element.dump();
+  } else {
+    const std::string text = element.is_string() ? element.get<std::string>() : element.dump();
+    out += '"';
+    for (char c : text) {
+      if (c == '"' || c == '\\') {
+        out += '\\';
+      }
+      out += c;
+    }
+    out += '"';
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> json_to_array_literal(std::string_view json) {
+  nlohmann::json parsed = nlohmann::json::parse(json, nullptr, false);
+  if (parsed.is_discarded() || !parsed.is_array()) {
+    return std::nullopt;
+  }
+  std::string out;
+  append_array_element(parsed, out);
+  return out;
+}
+
 Result<Value> array_to_value(Oid element, std::string_view text) {
   auto json = array_to_json(
       text, [element](std::string_view item) { return element_to_json(element, item); });
@@ -330,6 +395,19 @@ Result<Value> array_to_value(Oid element, std::string_view text) {
   }
   // Text from the server should be UTF-8; replace bad bytes rather than throw.
   return Value(json->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+Result<Value> read_value(Oid type, ColumnType expected, std::string_view text) {
+  if (expected == ColumnType::kArray && !known_type(type)) {
+    return array_to_value(0, text);
+  }
+  if (expected == ColumnType::kArray && (type == type_oid::kJson || type == type_oid::kJsonb)) {
+    nlohmann::json parsed = nlohmann::json::parse(text, nullptr, false);
+    if (!parsed.is_discarded()) {
+      return Value(parsed.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    }
+  }
+  return text_to_value(type, text);
 }
 
 Result<Value> text_to_value(Oid type, std::string_view text) {

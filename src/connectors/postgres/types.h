@@ -8,9 +8,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "core/change.h"
 #include "core/error.h"
 #include "core/value.h"
 
@@ -62,10 +64,28 @@ std::string format_type(Oid type, std::int32_t type_modifier);
 ColumnType column_type(std::string_view declared);
 // The type to create a target column of `type` with ("bigint", "timestamptz").
 std::string declared_type(ColumnType type);
+// The type to create a target column for `column` of a collection whose
+// source_type names are of `type_system`: the source's own type when it is a
+// PostgreSQL built-in (or an array of one) that still agrees with the column's
+// ColumnType ("smallint", "numeric(10,2)", "character(5)", "json", "integer[]");
+// otherwise declared_type(column.type) (enums, domains, other systems' types,
+// and columns a transform retyped).
+std::string column_declaration(const Column& column, std::string_view type_system);
+// A JSON array (a kArray value) as a PostgreSQL array literal: `[1,null,"a b"]`
+// -> `{1,NULL,"a b"}`; strings quoted and escaped, null as NULL, booleans t/f,
+// nested arrays nested, objects as their JSON text. nullopt when `json` is not
+// a JSON array.
+std::optional<std::string> json_to_array_literal(std::string_view json);
 
 // The Value of a column of type `type` from its text output. Errors (kPermanent)
 // say what was expected; the caller adds the column. Unknown OIDs give text.
 Result<Value> text_to_value(Oid type, std::string_view text);
+// The Value of a column read with SQL (a snapshot, a reader) whose schema
+// says `expected`: text_to_value, except for kArray columns stored as an array
+// of a type the table does not know (an enum's: a JSON array of the elements'
+// text, as streamed changes make it) or as json/jsonb (a target that keeps
+// arrays as JSON: compact JSON text, as array_to_value prints it).
+Result<Value> read_value(Oid type, ColumnType expected, std::string_view text);
 // An array literal of elements of type `element` as JSON text (a Value of a
 // kArray column). Element 0 (unknown) keeps the elements' text.
 Result<Value> array_to_value(Oid element, std::string_view text);

@@ -1,5 +1,7 @@
 #include "connectors/sqlite/db.h"
 
+#include <cmath>
+
 namespace megasync::connectors::sqlite {
 
 std::string quote_ident(std::string_view name) {
@@ -39,7 +41,13 @@ Status Statement::bind(int index, const Value& value) {
     int operator()(std::monostate) const { return sqlite3_bind_null(stmt, index); }
     int operator()(bool b) const { return sqlite3_bind_int64(stmt, index, b ? 1 : 0); }
     int operator()(std::int64_t i) const { return sqlite3_bind_int64(stmt, index, i); }
-    int operator()(double d) const { return sqlite3_bind_double(stmt, index, d); }
+    int operator()(double d) const {
+      if (std::isnan(d)) {
+        // SQLite would store a NULL; the text keeps the value (see compare.cc).
+        return sqlite3_bind_text(stmt, index, "NaN", 3, SQLITE_STATIC);
+      }
+      return sqlite3_bind_double(stmt, index, d);
+    }
     int operator()(const std::string& s) const {
       return sqlite3_bind_text64(stmt, index, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
     }

@@ -58,8 +58,6 @@ std::string declared_type(ColumnType type) {
       return "INTEGER";
     case ColumnType::kReal:
       return "REAL";
-    case ColumnType::kNumeric:
-      return "NUMERIC";
     case ColumnType::kBoolean:
       return "BOOLEAN";
     case ColumnType::kBytes:
@@ -70,6 +68,8 @@ std::string declared_type(ColumnType type) {
     case ColumnType::kTimestampTz:
       return "TIMESTAMP";
     default:
+      // Numeric too: NUMERIC affinity would turn "1234567890.1234567890" into a
+      // REAL of 15 significant digits; TEXT keeps every digit (and "NaN").
       return "TEXT";
   }
 }
@@ -85,6 +85,7 @@ Result<CollectionSchema> describe_table(Connection& db, const std::string& table
   }
   CollectionSchema schema;
   schema.name = table;
+  schema.type_system = "sqlite";
   std::vector<std::pair<std::int64_t, std::string>> key;
   while (true) {
     Result<bool> row = info->step();

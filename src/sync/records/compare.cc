@@ -9,7 +9,9 @@
 namespace megasync::sync::records {
 namespace {
 
-// Booleans and whole doubles compare as integers; everything else by its
+// Booleans and whole doubles compare as integers; NaN and the infinities as
+// the text "NaN", "Infinity", "-Infinity" (how PostgreSQL prints them, and how
+// SQLite keeps a NaN, which it cannot store as REAL); everything else by its
 // canonical encoding.
 void encode_comparable(const Value& value, std::string& out) {
   if (const bool* b = std::get_if<bool>(&value)) {
@@ -17,6 +19,14 @@ void encode_comparable(const Value& value, std::string& out) {
     return;
   }
   if (const double* d = std::get_if<double>(&value)) {
+    if (std::isnan(*d)) {
+      encode_canonical(Value(std::string("NaN")), out);
+      return;
+    }
+    if (std::isinf(*d)) {
+      encode_canonical(Value(std::string(*d > 0 ? "Infinity" : "-Infinity")), out);
+      return;
+    }
     constexpr double kExact = 9007199254740992.0;  // 2^53: every integer below is exact
     if (std::isfinite(*d) && std::trunc(*d) == *d && std::fabs(*d) < kExact) {
       encode_canonical(Value(static_cast<std::int64_t>(*d)), out);

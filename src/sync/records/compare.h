@@ -13,7 +13,8 @@
 // Values are compared as the target stores them would compare: a boolean equals
 // the integer 0 or 1, and a whole double equals the integer (SQLite, for one,
 // keeps booleans as integers); in timestamp columns, "2026-01-05 10:00:00.500"
-// equals "2026-01-05T10:00:00.5", and "+00:00" equals "Z".
+// equals "2026-01-05T10:00:00.5", and "+00:00" equals "Z"; a NaN or infinite
+// double equals the text "NaN", "Infinity" or "-Infinity".
 //
 // Thread-safety: values and free functions.
 #pragma once

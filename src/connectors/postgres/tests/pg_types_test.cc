@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "connectors/postgres/text_format.h"
 #include "connectors/postgres/types.h"
 
 namespace megasync::connectors::postgres {
@@ -233,6 +234,69 @@ TEST(PgTypesTest, FormatsTimestampsAndDates) {
   error_of(1082, "99999999-01-01");
   error_of(1082, "2023-02-29");
   error_of(1082, "02-29-2024");
+}
+
+TEST(PgTypesTest, WritesBcYearsBackInPostgresForm) {
+  EXPECT_EQ(iso_to_pg_input("-0043-03-15"), "0044-03-15 BC");
+  EXPECT_EQ(iso_to_pg_input("0000-01-01T00:00:00Z"), "0001-01-01T00:00:00Z BC");
+  EXPECT_EQ(iso_to_pg_input("-0043-03-15T12:00:00"), "0044-03-15T12:00:00 BC");
+  EXPECT_EQ(iso_to_pg_input("-4712-01-01"), "4713-01-01 BC");  // the first date
+  EXPECT_EQ(iso_to_pg_input("2024-01-02T03:04:05Z"), "2024-01-02T03:04:05Z");
+  EXPECT_EQ(iso_to_pg_input("12345-06-07"), "12345-06-07");
+  EXPECT_EQ(iso_to_pg_input("infinity"), "infinity");
+  EXPECT_EQ(iso_to_pg_input("-infinity"), "-infinity");
+  EXPECT_EQ(iso_to_pg_input("not a date"), "not a date");
+}
+
+TEST(PgTypesTest, JsonArraysBecomeArrayLiterals) {
+  EXPECT_EQ(json_to_array_literal("[1,null,-3]"), "{1,NULL,-3}");
+  EXPECT_EQ(json_to_array_literal("[]"), "{}");
+  EXPECT_EQ(json_to_array_literal(R"(["a b","NULL",null,"q\"uote","back\\slash",""])"),
+            R"({"a b","NULL",NULL,"q\"uote","back\\slash",""})");
+  EXPECT_EQ(json_to_array_literal("[[1,2],[3,4]]"), "{{1,2},{3,4}}");
+  EXPECT_EQ(json_to_array_literal(R"([true,false,1.5,{"a":1}])"), R"({t,f,1.5,"{\"a\":1}"})");
+  EXPECT_EQ(json_to_array_literal("{1,2}"), std::nullopt);
+  EXPECT_EQ(json_to_array_literal(R"({"a":1})"), std::nullopt);
+}
+
+TEST(PgTypesTest, TargetColumnsKeepPostgresTypes) {
+  auto declare = [](std::string source_type, ColumnType type, std::string_view system) {
+    Column column;
+    column.name = "c";
+    column.type = type;
+    column.source_type = std::move(source_type);
+    return column_declaration(column, system);
+  };
+  EXPECT_EQ(declare("smallint", ColumnType::kInteger, "postgres"), "smallint");
+  EXPECT_EQ(declare("numeric(40,10)", ColumnType::kNumeric, "postgres"), "numeric(40,10)");
+  EXPECT_EQ(declare("character(5)", ColumnType::kText, "postgres"), "character(5)");
+  EXPECT_EQ(declare("character varying(20)[]", ColumnType::kArray, "postgres"),
+            "character varying(20)[]");
+  EXPECT_EQ(declare("json", ColumnType::kJson, "postgres"), "json");
+  EXPECT_EQ(declare("time(3) with time zone", ColumnType::kTime, "postgres"),
+            "time(3) with time zone");
+  EXPECT_EQ(declare("interval day to second", ColumnType::kInterval, "postgres"),
+            "interval day to second");
+  // Enums and their arrays, other systems' names, retyped columns: mapped.
+  EXPECT_EQ(declare("mood", ColumnType::kText, "postgres"), "text");
+  EXPECT_EQ(declare("sales.mood[]", ColumnType::kArray, "postgres"), "jsonb");
+  EXPECT_EQ(declare("INTEGER", ColumnType::kInteger, "sqlite"), "bigint");
+  EXPECT_EQ(declare("integer", ColumnType::kInteger, ""), "bigint");
+  EXPECT_EQ(declare("timestamp without time zone", ColumnType::kTimestampTz, "postgres"),
+            "timestamptz");
+}
+
+TEST(PgTypesTest, ReadsArraysWhateverTheyAreStoredAs) {
+  auto read = [](Oid type, ColumnType expected, std::string_view text) {
+    auto value = read_value(type, expected, text);
+    EXPECT_TRUE(value) << text;
+    return value ? *value : Value();
+  };
+  EXPECT_EQ(read(16384, ColumnType::kArray, "{happy,\"it's\"}"), str(R"(["happy","it's"])"));
+  EXPECT_EQ(read(3802, ColumnType::kArray, R"([1, null, "a"])"), str(R"([1,null,"a"])"));
+  EXPECT_EQ(read(3802, ColumnType::kJson, R"([1, null])"), str(R"([1, null])"));
+  EXPECT_EQ(read(1007, ColumnType::kArray, "{1,NULL}"), str("[1,null]"));
+  EXPECT_EQ(read(16384, ColumnType::kText, "happy"), str("happy"));
 }
 
 TEST(PgTypesTest, ConvertsArraysToJson) {

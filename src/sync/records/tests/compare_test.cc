@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 namespace megasync::sync::records {
 namespace {
 
@@ -74,6 +77,24 @@ TEST(RowHash, BooleansAndWholeDoublesCompareAsIntegers) {
   EXPECT_NE(row_hash(schema, key, fields(Value(std::string("1")))),
             row_hash(schema, key, fields(Value(std::int64_t{1}))));
   EXPECT_EQ(key_hash({Value(std::int64_t{3})}), key_hash({Value(3.0)}));
+}
+
+TEST(RowHash, NonFiniteDoublesCompareAsTheirText) {
+  CollectionSchema schema;
+  schema.name = "t";
+  schema.columns = {{.name = "id", .type = ColumnType::kInteger},
+                    {.name = "r", .type = ColumnType::kReal}};
+  schema.primary_key = {"id"};
+  const std::vector<Value> key{Value(std::int64_t{1})};
+  auto hash = [&](Value r) { return row_hash(schema, key, {{"id", key[0]}, {"r", r}}); };
+  const double inf = std::numeric_limits<double>::infinity();
+  // SQLite keeps a NaN as the text "NaN"; both NaN bit patterns are one value.
+  EXPECT_EQ(hash(Value(std::nan(""))), hash(Value(std::string("NaN"))));
+  EXPECT_EQ(hash(Value(std::nan(""))), hash(Value(-std::nan(""))));
+  EXPECT_EQ(hash(Value(inf)), hash(Value(std::string("Infinity"))));
+  EXPECT_EQ(hash(Value(-inf)), hash(Value(std::string("-Infinity"))));
+  EXPECT_NE(hash(Value(inf)), hash(Value(-inf)));
+  EXPECT_NE(hash(Value(std::nan(""))), hash(Value()));
 }
 
 TEST(RowHash, TimestampsCompareAsInstantsWhateverTheirSpelling) {
