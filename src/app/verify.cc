@@ -34,6 +34,10 @@ void print_target(const std::string& job, const std::string& target, const nlohm
       fmt::print("  {}: {} source rows, {} target rows{}\n", name,
                  c.value("source_rows", std::int64_t{0}), c.value("target_rows", std::int64_t{0}),
                  c.value("equal", false) ? "" : ": differs");
+      fmt::print("    {} digests; rows read: {} source, {} target\n",
+                 c.value("method", std::string("client")),
+                 c.value("source_rows_read", std::int64_t{0}),
+                 c.value("target_rows_read", std::int64_t{0}));
       print_list("missing", c["missing_keys"], c.value("missing", std::int64_t{0}));
       print_list("extra", c["extra_keys"], c.value("extra", std::int64_t{0}));
       print_list("differ", c["differ_keys"], c.value("differ", std::int64_t{0}));

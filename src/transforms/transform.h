@@ -51,6 +51,17 @@ class Chain {
       : transforms_(std::move(transforms)) {}
 
   bool empty() const { return transforms_.empty(); }
+  // Whether any transform applies to the source collection `collection`: when
+  // none does, its changes pass unchanged (a collection is renamed only by a
+  // transform that applies to it).
+  bool touches(const std::string& collection) const {
+    for (const auto& transform : transforms_) {
+      if (transform->applies_to(collection)) {
+        return true;
+      }
+    }
+    return false;
+  }
   // Runs every transform's apply_schema over `schemas` and remembers each
   // stage's input, which apply() needs. Call once before apply().
   Result<std::vector<CollectionSchema>> apply_schemas(std::vector<CollectionSchema> schemas);

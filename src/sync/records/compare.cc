@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 #include <xxhash.h>
 
+#include <cassert>
 #include <cmath>
 #include <optional>
+#include <set>
 
 namespace megasync::sync::records {
 namespace {
@@ -131,8 +133,12 @@ std::uint64_t row_hash_of(const CollectionSchema& schema, const std::string& enc
   return hash_of(out);
 }
 
-// The leaves to read again in one round, per collection.
-using LeafSet = std::vector<bool>;
+// The leaves to read again in one round, per collection: as a list for the
+// stream, and as flags for the client-side filter.
+struct Round {
+  LeafSelection leaves;
+  std::map<std::string, std::vector<bool>> flags;
+};
 
 struct SeenRow {
   std::uint64_t hash = 0;
@@ -143,28 +149,35 @@ struct SeenRow {
 // Rows of the selected leaves of one side, by collection and comparable key.
 using Seen = std::map<std::string, std::map<std::string, SeenRow>>;
 
-Status read_selected(const std::map<std::string, LeafSet>& selected,
+// Reads one side's rows of a round. Rows of server-digested collections
+// (`server`) come already selected by the database; the others are selected
+// here by the key hash. `pulled` counts every row the stream visited.
+Status read_selected(const Round& round, const std::set<std::string>& server,
                      const std::map<std::string, const CollectionSchema*>& schemas,
-                     const RowStream& stream, bool keep_fields, Seen& seen) {
-  return stream([&](const std::string& collection, std::vector<Value>& key,
+                     const LeafStream& stream, bool keep_fields, Seen& seen,
+                     std::map<std::string, std::int64_t>& pulled) {
+  return stream(round.leaves,
+                [&](const std::string& collection, std::vector<Value>& key,
                     std::map<std::string, Value>& fields) -> Status {
-    auto leaves = selected.find(collection);
-    if (leaves == selected.end()) {
-      return ok();
-    }
-    std::string encoded = encode_comparable_key(key);
-    if (!leaves->second[RangeDigest::leaf_of(hash_of(encoded))]) {
-      return ok();
-    }
-    SeenRow row;
-    row.hash = row_hash_of(*schemas.at(collection), encoded, fields);
-    row.key = key;
-    if (keep_fields) {
-      row.fields = std::move(fields);
-    }
-    seen[collection][std::move(encoded)] = std::move(row);
-    return ok();
-  });
+                  ++pulled[collection];
+                  auto flags = round.flags.find(collection);
+                  if (flags == round.flags.end()) {
+                    return ok();
+                  }
+                  std::string encoded = encode_comparable_key(key);
+                  if (!server.contains(collection) &&
+                      !flags->second[RangeDigest::leaf_of(hash_of(encoded))]) {
+                    return ok();
+                  }
+                  SeenRow row;
+                  row.hash = row_hash_of(*schemas.at(collection), encoded, fields);
+                  row.key = key;
+                  if (keep_fields) {
+                    row.fields = std::move(fields);
+                  }
+                  seen[collection][std::move(encoded)] = std::move(row);
+                  return ok();
+                });
 }
 
 void note_key(std::vector<std::string>& listed, std::size_t limit, const std::vector<Value>& key) {
@@ -189,6 +202,20 @@ void RangeDigest::add(std::uint64_t key_hash, std::uint64_t row_hash) {
   ++counts_[leaf];
   sums_[leaf] += row_hash;  // wraps: a sum modulo 2^64, independent of order
   ++rows_;
+  ++rows_read_;
+}
+
+void RangeDigest::add_leaf(std::uint32_t leaf, std::int64_t rows, std::uint64_t sum) {
+  assert(server_ && leaf < kLeaves);
+  counts_[leaf] += rows;
+  sums_[leaf] += sum;
+  rows_ += rows;
+}
+
+LeafStream whole(RowStream stream) {
+  return [stream = std::move(stream)](const LeafSelection&, const RowVisit& visit) {
+    return stream(visit);
+  };
 }
 
 std::vector<std::uint32_t> RangeDigest::differing_leaves(const RangeDigest& a, const RangeDigest& b,
@@ -260,12 +287,13 @@ bool Comparison::equal() const {
 }
 
 Result<Comparison> compare(const std::vector<CollectionSchema>& schemas, const Digests& source,
-                           const Digests& target, const RowStream& source_stream,
-                           const RowStream& target_stream, const CompareOptions& options,
+                           const Digests& target, const LeafStream& source_stream,
+                           const LeafStream& target_stream, const CompareOptions& options,
                            bool collect_repairs) {
   static const RangeDigest kEmpty;
   Comparison comparison;
   std::map<std::string, const CollectionSchema*> by_name;
+  std::set<std::string> server;
   // (collection index, leaf, rows to hold) of every differing leaf.
   struct Pending {
     std::size_t collection;
@@ -279,10 +307,20 @@ Result<Comparison> compare(const std::vector<CollectionSchema>& schemas, const D
     auto t = target.find(schema.name);
     const RangeDigest& a = s == source.end() ? kEmpty : s->second;
     const RangeDigest& b = t == target.end() ? kEmpty : t->second;
+    if (a.server() != b.server()) {
+      return make_error(ErrorCode::kPermanent,
+                        "{}: one side's digest is server-side, the other's is not", schema.name);
+    }
     CollectionDifferences differences;
     differences.collection = schema.name;
     differences.source_rows = a.rows();
     differences.target_rows = b.rows();
+    differences.source_rows_read = a.rows_read();
+    differences.target_rows_read = b.rows_read();
+    if (a.server() || b.server()) {
+      differences.method = "server";
+      server.insert(schema.name);
+    }
     for (std::uint32_t leaf : RangeDigest::differing_leaves(a, b)) {
       pending.push_back({comparison.collections.size(), leaf, a.count(leaf) + b.count(leaf)});
     }
@@ -292,28 +330,36 @@ Result<Comparison> compare(const std::vector<CollectionSchema>& schemas, const D
   std::size_t next = 0;
   while (next < pending.size()) {
     // One round: as many differing leaves as fit in the row budget (at least one).
-    std::map<std::string, LeafSet> selected;
+    Round round;
     std::int64_t held = 0;
     while (next < pending.size() &&
            (held == 0 || held + pending[next].rows <= options.round_rows)) {
       const std::string& name = comparison.collections[pending[next].collection].collection;
-      LeafSet& leaves = selected[name];
-      leaves.resize(RangeDigest::kLeaves, false);
-      leaves[pending[next].leaf] = true;
+      std::vector<bool>& flags = round.flags[name];
+      flags.resize(RangeDigest::kLeaves, false);
+      flags[pending[next].leaf] = true;
+      round.leaves[name].push_back(pending[next].leaf);
       held += pending[next].rows;
       ++next;
     }
     Seen from_source;
     Seen from_target;
-    if (Status s = read_selected(selected, by_name, source_stream, collect_repairs, from_source);
+    std::map<std::string, std::int64_t> source_pulled;
+    std::map<std::string, std::int64_t> target_pulled;
+    if (Status s = read_selected(round, server, by_name, source_stream, collect_repairs,
+                                 from_source, source_pulled);
         !s) {
       return fail(s.error().with_context("source"));
     }
-    if (Status s = read_selected(selected, by_name, target_stream, false, from_target); !s) {
+    if (Status s =
+            read_selected(round, server, by_name, target_stream, false, from_target, target_pulled);
+        !s) {
       return fail(s.error().with_context("target"));
     }
     for (CollectionDifferences& differences : comparison.collections) {
-      if (!selected.contains(differences.collection)) {
+      differences.source_rows_read += source_pulled[differences.collection];
+      differences.target_rows_read += target_pulled[differences.collection];
+      if (!round.leaves.contains(differences.collection)) {
         continue;
       }
       std::map<std::string, SeenRow>& src = from_source[differences.collection];
@@ -357,6 +403,14 @@ Result<Comparison> compare(const std::vector<CollectionSchema>& schemas, const D
     }
   }
   return comparison;
+}
+
+Result<Comparison> compare(const std::vector<CollectionSchema>& schemas, const Digests& source,
+                           const Digests& target, const RowStream& source_stream,
+                           const RowStream& target_stream, const CompareOptions& options,
+                           bool collect_repairs) {
+  return compare(schemas, source, target, whole(source_stream), whole(target_stream), options,
+                 collect_repairs);
 }
 
 std::string key_text(const std::vector<Value>& key) {

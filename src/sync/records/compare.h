@@ -10,6 +10,13 @@
 // rounds of bounded size, to name the differing keys (and, for a repair, to
 // hold the source's rows). Equal tables cost one read of each side.
 //
+// A digest is computed here from the rows (client side), or by a database
+// itself (server side: RecordReader::server_digest, with the database's own
+// hashes and leaves) when both sides hash a collection by the same scheme.
+// The bisection is the same; a server-digested collection's differing leaves
+// are then read again through RecordReader::scan_leaves, which returns only
+// their rows, and those rows are compared here as any others.
+//
 // Values are compared as the target stores them would compare: a boolean equals
 // the integer 0 or 1, and a whole double equals the integer (SQLite, for one,
 // keeps booleans as integers); in timestamp columns, "2026-01-05 10:00:00.500"
@@ -43,12 +50,24 @@ class RangeDigest {
   static constexpr std::uint32_t kLeaves = 1u << kLeafBits;
 
   RangeDigest() : counts_(kLeaves, 0), sums_(kLeaves, 0) {}
+  // An empty digest to be filled by add_leaf (a table with no rows has no leaves).
+  static RangeDigest server_side() {
+    RangeDigest digest;
+    digest.server_ = true;
+    return digest;
+  }
   static std::uint32_t leaf_of(std::uint64_t key_hash) {
     return static_cast<std::uint32_t>(key_hash >> (64 - kLeafBits));
   }
+  // Adds one row read here (a client-side digest).
   void add(std::uint64_t key_hash, std::uint64_t row_hash);
+  // Adds a leaf's count and sum as a database computed them (server_side()).
+  void add_leaf(std::uint32_t leaf, std::int64_t rows, std::uint64_t sum);
   std::int64_t rows() const { return rows_; }
   std::int64_t count(std::uint32_t leaf) const { return counts_[leaf]; }
+  bool server() const { return server_; }
+  // The rows pulled from the side to build the digest (none for a server one).
+  std::int64_t rows_read() const { return rows_read_; }
 
   // The leaves where `a` and `b` differ, found by bisection from the whole
   // key space down; `probes` (when given) counts the ranges compared.
@@ -59,6 +78,8 @@ class RangeDigest {
   std::vector<std::int64_t> counts_;
   std::vector<std::uint64_t> sums_;
   std::int64_t rows_ = 0;
+  std::int64_t rows_read_ = 0;
+  bool server_ = false;
 };
 
 // One side's rows, as the target should name them: calls `visit` once per row
@@ -67,6 +88,17 @@ class RangeDigest {
 using RowVisit = std::function<Status(const std::string& collection, std::vector<Value>& key,
                                       std::map<std::string, Value>& fields)>;
 using RowStream = std::function<Status(const RowVisit& visit)>;
+
+// The leaves to read again, per collection (sorted).
+using LeafSelection = std::map<std::string, std::vector<std::uint32_t>>;
+// One side's rows of the selected leaves, read afresh. For a collection whose
+// digests are server-side it must visit exactly the rows of those leaves (as
+// the database cuts them); for the others it may visit more (every row, as a
+// RowStream does), and rows of other leaves are skipped here. It must not
+// visit rows of collections it was not asked for that have server digests.
+using LeafStream = std::function<Status(const LeafSelection& leaves, const RowVisit& visit)>;
+// A RowStream as a LeafStream: every row of every collection, each time.
+LeafStream whole(RowStream stream);
 
 // Digests of every collection of `schemas` (the target-side schemas).
 using Digests = std::map<std::string, RangeDigest>;
@@ -79,6 +111,12 @@ struct CollectionDifferences {
   std::int64_t missing = 0;  // in the source, not in the target
   std::int64_t extra = 0;    // in the target, not in the source
   std::int64_t differ = 0;   // in both, with different values
+  // "server" when both sides' digests were computed by their databases,
+  // "client" when from rows read here.
+  std::string method = "client";
+  // Rows pulled from each side, for the digest and to read differing leaves.
+  std::int64_t source_rows_read = 0;
+  std::int64_t target_rows_read = 0;
   // The first keys of each kind, as text ("[42]", "[7, 2]").
   std::vector<std::string> missing_keys, extra_keys, differ_keys;
 
@@ -99,7 +137,13 @@ struct Comparison {
 };
 
 // Compares two sides whose digests were taken; reads the differing ranges of
-// both again through the streams.
+// both again through the streams. A collection's two digests must be both
+// client-side or both server-side (kPermanent otherwise: a bug of the caller).
+Result<Comparison> compare(const std::vector<CollectionSchema>& schemas, const Digests& source,
+                           const Digests& target, const LeafStream& source_stream,
+                           const LeafStream& target_stream, const CompareOptions& options,
+                           bool collect_repairs);
+// The same with client-side digests only, each side read whole again.
 Result<Comparison> compare(const std::vector<CollectionSchema>& schemas, const Digests& source,
                            const Digests& target, const RowStream& source_stream,
                            const RowStream& target_stream, const CompareOptions& options,

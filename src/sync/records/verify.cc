@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <functional>
+#include <set>
+
 #include "core/time.h"
 #include "events/bus.h"
 #include "monitor/metrics.h"
@@ -89,6 +92,156 @@ RowStream target_rows(RecordReader& reader, const std::vector<CollectionSchema>&
   };
 }
 
+// The collections of `schemas` whose digest scheme `reader` knows, by name,
+// with their scheme; only those `eligible` says may be digested server-side.
+Result<std::map<std::string, std::string>> digest_schemes(
+    RecordReader& reader, const std::vector<CollectionSchema>& schemas,
+    const std::function<bool(const std::string&)>& eligible) {
+  std::map<std::string, std::string> schemes;
+  if (Status s = reader.begin(); !s) {
+    return fail(s.error());
+  }
+  for (const CollectionSchema& schema : schemas) {
+    if (!eligible(schema.name)) {
+      continue;
+    }
+    Result<std::optional<std::string>> scheme = reader.digest_scheme(schema);
+    if (!scheme) {
+      reader.end();
+      return fail(scheme.error().with_context(schema.name));
+    }
+    if (*scheme) {
+      schemes[schema.name] = std::move(**scheme);
+    }
+  }
+  reader.end();
+  return schemes;
+}
+
+std::vector<CollectionSchema> without(const std::vector<CollectionSchema>& schemas,
+                                      const std::set<std::string>& names) {
+  std::vector<CollectionSchema> out;
+  for (const CollectionSchema& schema : schemas) {
+    if (!names.contains(schema.name)) {
+      out.push_back(schema);
+    }
+  }
+  return out;
+}
+
+// The digests of the `server` collections as `reader`'s database computes
+// them, in one read.
+Result<Digests> server_digests(RecordReader& reader, const std::vector<CollectionSchema>& schemas,
+                               const std::set<std::string>& server, const engine::RunContext& ctx) {
+  Digests digests;
+  if (Status s = reader.begin(); !s) {
+    return fail(s.error());
+  }
+  Status read = ok();
+  for (const CollectionSchema& schema : schemas) {
+    if (!server.contains(schema.name)) {
+      continue;
+    }
+    if (ctx.cancel.cancelled()) {
+      read = cancelled_error(ctx);
+      break;
+    }
+    Result<std::vector<RecordReader::LeafDigest>> leaves =
+        reader.server_digest(schema, RangeDigest::kLeafBits);
+    if (!leaves) {
+      read = fail(leaves.error().with_context(fmt::format("digest {}", schema.name)));
+      break;
+    }
+    RangeDigest digest = RangeDigest::server_side();
+    for (const RecordReader::LeafDigest& leaf : *leaves) {
+      if (leaf.leaf >= RangeDigest::kLeaves || leaf.rows < 0) {
+        read = make_error(ErrorCode::kPermanent, "digest {}: leaf {} ({} rows) out of range",
+                          schema.name, leaf.leaf, leaf.rows);
+        break;
+      }
+      digest.add_leaf(leaf.leaf, leaf.rows, leaf.sum);
+    }
+    if (!read) {
+      break;
+    }
+    digests.emplace(schema.name, std::move(digest));
+  }
+  reader.end();
+  if (!read) {
+    return fail(read.error());
+  }
+  return digests;
+}
+
+// One side of a comparison with one target: the `server` collections are
+// digested and read again by the side's database, the others through
+// `client` (a RowStream over the other collections only), as before.
+struct Side {
+  RecordReader& reader;
+  const std::vector<CollectionSchema>& schemas;  // as the side names them
+  std::set<std::string> server;
+  // The post-transform schemas of the client-side collections.
+  std::vector<CollectionSchema> client_schemas;
+  RowStream client;
+
+  Result<Digests> digests(const engine::RunContext& ctx) const {
+    Digests out;
+    if (!client_schemas.empty()) {
+      Result<Digests> read = digest(client_schemas, client);
+      if (!read) {
+        return read;
+      }
+      out = std::move(*read);
+    }
+    if (!server.empty()) {
+      Result<Digests> read = server_digests(reader, schemas, server, ctx);
+      if (!read) {
+        return read;
+      }
+      out.merge(*read);
+    }
+    return out;
+  }
+
+  LeafStream rows(const engine::RunContext& ctx) const {
+    return [this, &ctx](const LeafSelection& leaves, const RowVisit& visit) -> Status {
+      bool client_wanted = false;
+      bool server_wanted = false;
+      for (const auto& [name, list] : leaves) {
+        (server.contains(name) ? server_wanted : client_wanted) = true;
+      }
+      if (server_wanted) {
+        if (Status s = reader.begin(); !s) {
+          return s;
+        }
+        Status read = ok();
+        for (const CollectionSchema& schema : schemas) {
+          auto selected = leaves.find(schema.name);
+          if (!server.contains(schema.name) || selected == leaves.end()) {
+            continue;
+          }
+          read = reader.scan_leaves(
+              schema, RangeDigest::kLeafBits, selected->second,
+              [&](std::vector<Value>& key, std::map<std::string, Value>& fields) -> Status {
+                if (ctx.cancel.cancelled()) {
+                  return cancelled_error(ctx);
+                }
+                return visit(schema.name, key, fields);
+              });
+          if (!read) {
+            break;
+          }
+        }
+        reader.end();
+        if (!read) {
+          return read;
+        }
+      }
+      return client_wanted ? client(visit) : ok();
+    };
+  }
+};
+
 Status apply_repairs(std::vector<Change>& repairs, RecordSink& sink, std::size_t batch_size) {
   for (std::size_t start = 0; start < repairs.size(); start += batch_size) {
     Batch batch;
@@ -112,6 +265,9 @@ nlohmann::json to_json(const TargetVerdict& verdict) {
                                  {"missing", c.missing},
                                  {"extra", c.extra},
                                  {"differ", c.differ},
+                                 {"method", c.method},
+                                 {"source_rows_read", c.source_rows_read},
+                                 {"target_rows_read", c.target_rows_read},
                                  {"missing_keys", c.missing_keys},
                                  {"extra_keys", c.extra_keys},
                                  {"differ_keys", c.differ_keys}};
@@ -160,11 +316,17 @@ Result<std::vector<TargetVerdict>> RecordSyncJob::check_targets(engine::RunConte
   if (!source_reader) {
     return fail(source_reader.error().with_context(source_context));
   }
-  const RowStream from_source = source_rows(**source_reader, *source_schemas, chain, ctx);
-  Result<Digests> source_digests = digest(*schemas, from_source);
-  if (!source_digests) {
-    return fail(source_digests.error().with_context(source_context));
+  // Server-side digests only where the transforms (applied here, client side)
+  // leave a collection alone, and only with a target that hashes it the same.
+  Result<std::map<std::string, std::string>> source_schemes =
+      digest_schemes(**source_reader, *source_schemas,
+                     [&chain](const std::string& name) { return !chain.touches(name); });
+  if (!source_schemes) {
+    return fail(source_schemes.error().with_context(source_context));
   }
+  // The source's digests by the set of server-digested collections (targets
+  // of the same kind share one read of the source).
+  std::map<std::set<std::string>, Digests> source_digests;
 
   std::vector<TargetVerdict> verdicts;
   for (const auto& [name, endpoint] : options_.targets) {
@@ -173,13 +335,47 @@ Result<std::vector<TargetVerdict>> RecordSyncJob::check_targets(engine::RunConte
     if (!reader) {
       return fail(reader.error().with_context(target_context));
     }
-    const RowStream from_target = target_rows(**reader, *schemas, ctx);
-    Result<Digests> target_digests = digest(*schemas, from_target);
+    Result<std::map<std::string, std::string>> target_schemes = digest_schemes(
+        **reader, *schemas,
+        [&](const std::string& collection) { return source_schemes->contains(collection); });
+    if (!target_schemes) {
+      return fail(target_schemes.error().with_context(target_context));
+    }
+    std::set<std::string> server;
+    for (const auto& [collection, scheme] : *target_schemes) {
+      if (source_schemes->at(collection) == scheme) {
+        server.insert(collection);
+      }
+    }
+    const std::vector<CollectionSchema> source_client = without(*source_schemas, server);
+    const std::vector<CollectionSchema> target_client = without(*schemas, server);
+    const Side source_side{.reader = **source_reader,
+                           .schemas = *source_schemas,
+                           .server = server,
+                           .client_schemas = target_client,
+                           .client = source_rows(**source_reader, source_client, chain, ctx)};
+    const Side target_side{.reader = **reader,
+                           .schemas = *schemas,
+                           .server = server,
+                           .client_schemas = target_client,
+                           .client = target_rows(**reader, target_client, ctx)};
+    const LeafStream from_source = source_side.rows(ctx);
+    const LeafStream from_target = target_side.rows(ctx);
+    auto cached = source_digests.find(server);
+    if (cached == source_digests.end()) {
+      Result<Digests> read = source_side.digests(ctx);
+      if (!read) {
+        return fail(read.error().with_context(source_context));
+      }
+      cached = source_digests.emplace(server, std::move(*read)).first;
+    }
+    const Digests& source_digest = cached->second;
+    Result<Digests> target_digests = target_side.digests(ctx);
     if (!target_digests) {
       return fail(target_digests.error().with_context(target_context));
     }
     Result<Comparison> comparison =
-        compare(*schemas, *source_digests, *target_digests, from_source, from_target, {}, repair);
+        compare(*schemas, source_digest, *target_digests, from_source, from_target, {}, repair);
     if (!comparison) {
       return fail(comparison.error().with_context(target_context));
     }
@@ -200,12 +396,12 @@ Result<std::vector<TargetVerdict>> RecordSyncJob::check_targets(engine::RunConte
         return fail(s.error().with_context(target_context + ": repair"));
       }
       verdict.comparison.repairs.clear();
-      Result<Digests> after = digest(*schemas, from_target);
+      Result<Digests> after = target_side.digests(ctx);
       if (!after) {
         return fail(after.error().with_context(target_context));
       }
       Result<Comparison> again =
-          compare(*schemas, *source_digests, *after, from_source, from_target, {}, false);
+          compare(*schemas, source_digest, *after, from_source, from_target, {}, false);
       if (!again) {
         return fail(again.error().with_context(target_context));
       }

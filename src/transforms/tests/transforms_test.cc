@@ -156,6 +156,17 @@ TEST(FilterTest, OnlyTheNamedCollection) {
   EXPECT_EQ(out->op, Op::kUpsert);
 }
 
+TEST(ChainTest, TouchesOnlyTheCollectionsItsTransformsApplyTo) {
+  auto only_other = chain_of("{type: filter, collection: other, where: \"amount > 200\"}");
+  ASSERT_TRUE(only_other);
+  EXPECT_TRUE(only_other->touches("other"));
+  EXPECT_FALSE(only_other->touches("users"));
+  auto every = chain_of("{type: mask, fields: [card], with: fixed, value: x}");
+  ASSERT_TRUE(every);
+  EXPECT_TRUE(every->touches("users"));
+  EXPECT_FALSE(Chain().touches("users"));
+}
+
 TEST(MaskTest, HmacIsDeterministicAndKeyed) {
   // RFC 4231 test case 2.
   EXPECT_EQ(hmac_sha256_hex("Jefe", "what do ya want for nothing?"),

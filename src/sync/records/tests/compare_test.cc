@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -194,7 +195,9 @@ TEST(Compare, EqualSidesAreReadOnce) {
   ASSERT_EQ(c.collections.size(), 1u);
   EXPECT_EQ(c.collections[0].source_rows, 500);
   EXPECT_EQ(c.collections[0].target_rows, 500);
-  EXPECT_EQ(source.reads, 1);  // the digest only: no range to read again
+  EXPECT_EQ(c.collections[0].method, "client");
+  EXPECT_EQ(c.collections[0].source_rows_read, 500);  // the digest's read
+  EXPECT_EQ(source.reads, 1);                         // the digest only: no range to read again
   EXPECT_EQ(target.reads, 1);
 }
 
@@ -273,6 +276,109 @@ TEST(Compare, AMissingCollectionOnTheTargetIsAllMissing) {
   const Comparison c = run_compare(source, target);
   EXPECT_EQ(c.collections[0].missing, 10);
   EXPECT_EQ(c.collections[0].target_rows, 0);
+}
+
+// A side whose "database" digests itself: its leaves are cut by id (not by
+// the engine's key hash) and its row hash is its own, as a server's would be.
+struct ServerSide {
+  Side rows;
+  int leaf_reads = 0;
+  std::int64_t pulled = 0;
+
+  static std::uint32_t leaf(std::int64_t id) {
+    return static_cast<std::uint32_t>(id * 7 % RangeDigest::kLeaves);
+  }
+  RangeDigest digest() const {
+    RangeDigest out = RangeDigest::server_side();
+    for (const auto& [id, row] : rows.tables.at("people")) {
+      const std::string text = to_text(row.fields.at("name")) + "/" + std::to_string(id);
+      out.add_leaf(leaf(id), 1, std::hash<std::string>{}(text));
+    }
+    return out;
+  }
+  LeafStream stream() {
+    return [this](const LeafSelection& leaves, const RowVisit& visit) -> Status {
+      ++leaf_reads;
+      auto wanted = leaves.find("people");
+      if (wanted == leaves.end()) {
+        return ok();
+      }
+      for (auto& [id, row] : rows.tables["people"]) {
+        if (std::find(wanted->second.begin(), wanted->second.end(), leaf(id)) ==
+            wanted->second.end()) {
+          continue;
+        }
+        ++pulled;
+        std::vector<Value> key = row.key;
+        std::map<std::string, Value> fields = row.fields;
+        if (Status s = visit("people", key, fields); !s) {
+          return s;
+        }
+      }
+      return ok();
+    };
+  }
+};
+
+TEST(Compare, ServerDigestsBisectAndPullOnlyTheDifferingLeaves) {
+  ServerSide source;
+  ServerSide target;
+  for (int i = 0; i < 20000; ++i) {
+    source.rows.put(i, "n" + std::to_string(i));
+    target.rows.put(i, "n" + std::to_string(i));
+  }
+  target.rows.tables["people"].erase(17);  // missing
+  target.rows.put(50000, "ghost");         // extra
+  target.rows.put(42, "changed");          // differs
+  const std::vector<CollectionSchema> schemas{people()};
+  const Digests a{{"people", source.digest()}};
+  const Digests b{{"people", target.digest()}};
+  Result<Comparison> c =
+      compare(schemas, a, b, source.stream(), target.stream(), {}, /*collect_repairs=*/true);
+  ASSERT_TRUE(c) << c.error().message();
+  const CollectionDifferences& d = c->collections[0];
+  EXPECT_EQ(d.method, "server");
+  EXPECT_EQ(d.missing_keys, std::vector<std::string>{"[17]"});
+  EXPECT_EQ(d.extra_keys, std::vector<std::string>{"[50000]"});
+  EXPECT_EQ(d.differ_keys, std::vector<std::string>{"[42]"});
+  EXPECT_EQ(c->repairs.size(), 3u);
+  EXPECT_EQ(d.source_rows, 20000);
+  EXPECT_EQ(d.target_rows, 20000);
+  // Three leaves of about five rows each, in one round, from each side.
+  EXPECT_EQ(source.leaf_reads, 1);
+  EXPECT_EQ(d.source_rows_read, source.pulled);
+  EXPECT_EQ(d.target_rows_read, target.pulled);
+  EXPECT_LT(d.source_rows_read, 20);
+  EXPECT_LT(d.target_rows_read, 20);
+}
+
+TEST(Compare, EqualServerDigestsPullNoRow) {
+  ServerSide source;
+  ServerSide target;
+  for (int i = 0; i < 1000; ++i) {
+    source.rows.put(i, "n");
+    target.rows.put(i, "n");
+  }
+  Result<Comparison> c =
+      compare({people()}, {{"people", source.digest()}}, {{"people", target.digest()}},
+              source.stream(), target.stream(), {}, false);
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->equal());
+  EXPECT_EQ(c->collections[0].source_rows_read, 0);
+  EXPECT_EQ(source.leaf_reads + target.leaf_reads, 0);
+}
+
+TEST(Compare, AServerDigestAgainstAClientOneIsRefused) {
+  ServerSide source;
+  Side target;
+  source.rows.put(1, "a");
+  target.put(1, "a");
+  Result<Digests> client = digest({people()}, target.stream());
+  ASSERT_TRUE(client);
+  Result<Comparison> c = compare({people()}, {{"people", source.digest()}}, *client,
+                                 source.stream(), whole(target.stream()), {}, false);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code(), ErrorCode::kPermanent);
 }
 
 TEST(KeyText, QuotesText) {
