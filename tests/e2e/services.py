@@ -148,7 +148,8 @@ def pg_ctl(name: str, action: str) -> None:
     result = subprocess.run([script, name, action], capture_output=True, text=True,
                             timeout=120)
     if result.returncode != 0:
-        raise SqlError(f"pg-ctl.sh {name} {action}: {result.stderr.strip()}")
+        raise SqlError(f"pg-ctl.sh {name} {action} failed: {result.stderr.strip()}",
+                       result.stderr)
 
 
 def mariadb() -> Conn:

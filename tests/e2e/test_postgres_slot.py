@@ -89,37 +89,50 @@ jobs:
         return services.psql(conn, f"SELECT {columns} FROM {self.schema}.items ORDER BY id")
 
     def test_added_column_reaches_targets_and_a_drop_is_reported(self):
+        # One continuous run (interval 0, triggered once) that streams through
+        # the ALTER TABLEs, as a long-running job meets them.
         s = self.schema
-        self.sync()
+        d = self.start_daemon(lambda port: self.config(port).replace("interval: 1s",
+                                                                     "interval: 0"))
+        self.assertEqual(d.post(f"/api/v1/jobs/{self.job}/run").status, 202)
+
+        def converged(columns: str) -> bool:
+            want = self.source(self.pg, columns)
+            try:
+                return self.source(self.pg_b, columns) == want and self.replica(columns) == want
+            except (services.SqlError, sqlite3.OperationalError):
+                return False  # a table or column not there yet
+
+        wait_for(lambda: converged("id, name, qty"), 120, "the snapshot", interval=0.3)
         services.psql(self.pg, f"""
             ALTER TABLE {s}.items ADD COLUMN note text, ADD COLUMN price numeric(10,2);
             UPDATE {s}.items SET note = 'noted ' || id, price = id * 0.5 WHERE id <= 10;
             INSERT INTO {s}.items VALUES (2001, 'new', 1, 'with note', 9.99);
         """)
-        self.sync()
-        columns = "id, name, qty, note, price"
-        want = self.source(self.pg, columns)
-        self.assertEqual(self.source(self.pg_b, columns), want)
-        self.assertEqual(self.replica(columns), want)
-        added = [data for severity, data in self.events("schema.changed")]
-        self.assertTrue(any(sorted(d["added"]) == ["note", "price"] for d in added), added)
+        wait_for(lambda: converged("id, name, qty, note, price"), 120, "the new columns",
+                 interval=0.3)
+        changed = [e for e in d.events() if e["type"] == "schema.changed" and
+                   e["job"] == self.job]
+        self.assertTrue(any(sorted(e["data"]["added"]) == ["note", "price"] and
+                            e["severity"] == "info" for e in changed), changed)
 
-        # Within one stream: a row changed, the column dropped, a row changed.
         services.psql(self.pg, f"""
             UPDATE {s}.items SET name = 'before drop' WHERE id = 1;
             ALTER TABLE {s}.items DROP COLUMN qty;
             UPDATE {s}.items SET name = 'after drop' WHERE id = 2;
             INSERT INTO {s}.items VALUES (2002, 'no qty', 'n', 1);
         """)
-        self.sync()
-        dropped = [(severity, d) for severity, d in self.events("schema.changed") if d["dropped"]]
-        self.assertEqual(dropped[0][0], "warning")
-        self.assertEqual(dropped[0][1]["dropped"], ["qty"])
-        columns = "id, name, note, price"
-        self.assertEqual(self.source(self.pg_b, columns), self.source(self.pg, columns))
+        wait_for(lambda: converged("id, name, note, price"), 120, "the rows after the drop",
+                 interval=0.3)
+        dropped = [e for e in d.events() if e["type"] == "schema.changed" and
+                   e["job"] == self.job and e["data"]["dropped"]]
+        self.assertEqual(len(dropped), 1, dropped)
+        self.assertEqual(dropped[0]["severity"], "warning")
+        self.assertEqual(dropped[0]["data"]["dropped"], ["qty"])
         # The targets keep the column; the new row has nothing in it.
         self.assertEqual(services.psql(self.pg_b, f"SELECT qty FROM {s}.items WHERE id = 2002"),
                          [["NULL"]])
+        self.assertTrue(d.alive(), d.stderr())
 
     def test_lost_slot_fails_or_resnapshots(self):
         s = self.schema

@@ -2,7 +2,8 @@
 counts and checksums per key range are computed inside the servers, bisection
 finds the differing ranges, only their rows are pulled, and `--repair` fixes
 exactly those rows. A table whose target columns print differently (a real
-kept as double precision) falls back to reading the rows."""
+source column in a double precision target column, the target table made
+beforehand) falls back to reading the rows."""
 
 import json
 import os
@@ -39,13 +40,14 @@ class PostgresVerifyTest(DaemonTestCase):
             CREATE TABLE {self.schema}.scored(id int PRIMARY KEY, score real);
             INSERT INTO {self.schema}.scored SELECT i, i * 0.5 FROM generate_series(1, 100) i;
         """)
-        self.addCleanup(services.psql, self.source,
-                        f"SELECT pg_drop_replication_slot('{slot}') FROM pg_replication_slots "
-                        f"WHERE slot_name = '{slot}'; DROP PUBLICATION IF EXISTS {slot}; "
-                        f"DROP SCHEMA {self.schema} CASCADE")
+        self.addCleanup(services.psql, self.source, f"DROP SCHEMA {self.schema} CASCADE")
+        self.addCleanup(services.drop_slot, self.source, slot)
         self.addCleanup(services.psql, self.target,
                         f"DROP SCHEMA IF EXISTS {self.schema} CASCADE; "
                         f"DELETE FROM _megasync_checkpoints WHERE job = '{self.job}'")
+        services.psql(self.target, f"CREATE SCHEMA {self.schema}; CREATE TABLE "
+                                   f"{self.schema}.scored(id int PRIMARY KEY, "
+                                   f"score double precision)")
         self.config = os.path.join(self.tmp, "megasync.yaml")
         with open(self.config, "w") as f:
             f.write(f"""\
@@ -89,7 +91,7 @@ jobs:
         self.assertEqual(equal[orders]["target_rows"], ROWS)
         self.assertEqual(equal[orders]["source_rows_read"], 0)  # equal: no row pulled
         self.assertEqual(equal[orders]["target_rows_read"], 0)
-        # real arrives as double precision, which prints differently: its rows are read.
+        # real into double precision prints differently: its rows are read.
         self.assertEqual(equal[scored]["method"], "client")
         self.assertTrue(equal[scored]["equal"])
         self.assertEqual(equal[scored]["source_rows_read"], 100)

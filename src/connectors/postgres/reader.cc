@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <set>
 
@@ -48,11 +49,9 @@ Status PostgresReader::scan(const CollectionSchema& schema, const Visit& visit) 
     return ok();  // no such table: no rows
   }
   std::vector<std::string> selected;
-  std::vector<ColumnType> types;
   for (const Column& column : schema.columns) {
     if (columns.contains(column.name)) {
       selected.push_back(column.name);
-      types.push_back(column.type);
     }
   }
   for (const std::string& key : schema.primary_key) {
@@ -74,6 +73,13 @@ Status PostgresReader::read_rows(const CollectionSchema& schema,
   if (Status s = db_->exec(fmt::format("DECLARE _megasync_scan NO SCROLL CURSOR FOR {}", select));
       !s) {
     return fail(s.error().with_context(fmt::format("read {}", schema.name)));
+  }
+  // What the schema says each selected column holds (read_value needs it for arrays).
+  std::vector<ColumnType> types;
+  for (const std::string& name : columns) {
+    auto described = std::find_if(schema.columns.begin(), schema.columns.end(),
+                                  [&](const Column& column) { return column.name == name; });
+    types.push_back(described == schema.columns.end() ? ColumnType::kText : described->type);
   }
   Status read = ok();
   std::vector<Value> key;
