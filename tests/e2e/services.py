@@ -120,6 +120,19 @@ def pg_c() -> Conn:
     return _conn("pg-c", "MEGASYNC_PG_C", "postgresql")
 
 
+def psql_background(conn: Conn, sql: str, statement_timeout: str = "600s") -> subprocess.Popen:
+    """Starts psql running `sql` (a long statement, such as a writer procedure's
+    CALL) and returns at once; the caller waits for it or kills it. The
+    statement ends by itself after `statement_timeout`."""
+    env = _base_env()
+    env.update(PGPASSWORD=conn.password, PGSSLMODE="disable",
+               PGOPTIONS=f"-c statement_timeout={statement_timeout}")
+    return subprocess.Popen(
+        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", conn.host, "-p", str(conn.port),
+         "-U", conn.user, "-d", conn.dbname, "-c", sql],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
 def drop_slot(conn: Conn, slot: str, publication: bool = True) -> None:
     """Drops a replication slot (and the publication of the same name) if it
     exists, first ending the walsender still holding it (a killed client's

@@ -105,13 +105,7 @@ jobs:
 """
 
     def start_writer(self) -> subprocess.Popen:
-        env = dict(os.environ, PGPASSWORD=self.pg.password, PGSSLMODE="disable",
-                   PGOPTIONS="-c statement_timeout=300s")
-        return subprocess.Popen(
-            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.pg.host, "-p",
-             str(self.pg.port), "-U", self.pg.user, "-d", self.pg.dbname, "-c",
-             f"CALL {self.schema}.churn()"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        return services.psql_background(self.pg, f"CALL {self.schema}.churn()", "300s")
 
     def succeeded(self, d) -> bool:
         last = d.job(self.job)["last_run"]  # runs of this daemon process only

@@ -110,13 +110,7 @@ jobs:
         return result
 
     def start_writer(self) -> subprocess.Popen:
-        env = dict(os.environ, PGPASSWORD=self.pg.password, PGSSLMODE="disable",
-                   PGOPTIONS="-c statement_timeout=600s")
-        return subprocess.Popen(
-            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.pg.host, "-p",
-             str(self.pg.port), "-U", self.pg.user, "-d", self.pg.dbname, "-c",
-             f"CALL {self.schema}.churn()"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        return services.psql_background(self.pg, f"CALL {self.schema}.churn()", "600s")
 
     def rows(self, conn, table: str) -> list:
         return services.psql(conn, f"SELECT * FROM {self.schema}.{table} ORDER BY 1, 2")
