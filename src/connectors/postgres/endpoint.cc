@@ -59,8 +59,9 @@ Result<std::unique_ptr<RecordSource>> PostgresEndpoint::open_record_source(
   if (!connection) {
     return fail(connection.error());
   }
-  auto source = std::make_unique<PostgresSource>(conninfo(options_), std::move(*connection),
-                                                 request.job, request.collections);
+  auto source =
+      std::make_unique<PostgresSource>(conninfo(options_), std::move(*connection), request.job,
+                                       request.collections, request.skip_origin);
   // Fails early on wal_level, a missing table or one without a key.
   if (Result<std::vector<CollectionSchema>> schemas = source->describe(); !schemas) {
     return fail(schemas.error());
@@ -75,7 +76,7 @@ Result<std::unique_ptr<RecordSink>> PostgresEndpoint::open_record_sink(
     return fail(connection.error());
   }
   return std::unique_ptr<RecordSink>(
-      std::make_unique<PostgresSink>(std::move(*connection), request.job, request.target));
+      std::make_unique<PostgresSink>(std::move(*connection), request));
 }
 
 Result<std::unique_ptr<RecordReader>> PostgresEndpoint::open_record_reader() {

@@ -44,6 +44,8 @@ class PostgresEndpoint : public engine::Endpoint {
   Result<std::unique_ptr<RecordSink>> open_record_sink(const engine::SinkRequest& request) override;
   // Reads tables for verification (reader.h).
   Result<std::unique_ptr<RecordReader>> open_record_reader() override;
+  // Replication origins and last-writer-wins upserts (README "Bidirectional pairs").
+  bool pairs_bidirectionally() const override { return true; }
 
   const PostgresOptions& options() const { return options_; }
 

@@ -44,12 +44,14 @@ std::string replication_name(const std::string& job) {
 }
 
 PostgresSource::PostgresSource(std::string conninfo, std::unique_ptr<Connection> db,
-                               std::string job, std::vector<std::string> patterns)
+                               std::string job, std::vector<std::string> patterns,
+                               std::string skip_origin)
     : conninfo_(std::move(conninfo)),
       db_(std::move(db)),
       job_(std::move(job)),
       name_(replication_name(job_)),
-      patterns_(std::move(patterns)) {}
+      patterns_(std::move(patterns)),
+      skip_origin_(std::move(skip_origin)) {}
 
 PostgresSource::~PostgresSource() = default;
 
@@ -343,8 +345,9 @@ Status PostgresSource::handle(std::string_view data, Batch& batch) {
             return ok();
           },
           [&](const OriginMessage& origin) -> Status {
-            // Written by megasync's own applier (bidirectional pairs): not sent back.
-            skip_transaction_ = origin.name.starts_with("megasync");
+            // Applied by the other direction of a bidirectional pair: not sent
+            // back. pgoutput sends Origin only for transactions that have one.
+            skip_transaction_ = !skip_origin_.empty() && origin.name == skip_origin_;
             return ok();
           },
           [&](const CommitMessage& commit) -> Status {

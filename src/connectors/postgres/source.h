@@ -32,7 +32,7 @@ std::string replication_name(const std::string& job);
 class PostgresSource : public RecordSource {
  public:
   PostgresSource(std::string conninfo, std::unique_ptr<Connection> db, std::string job,
-                 std::vector<std::string> patterns);
+                 std::vector<std::string> patterns, std::string skip_origin = "");
   ~PostgresSource() override;
 
   // The tables of the job (catalog.h); checks wal_level on the first call.
@@ -62,6 +62,7 @@ class PostgresSource : public RecordSource {
   std::string job_;
   std::string name_;  // slot and publication
   std::vector<std::string> patterns_;
+  std::string skip_origin_;  // a bidirectional pair's own applier (SourceRequest)
   std::vector<CollectionSchema> schemas_;
 
   // Snapshot.
@@ -74,7 +75,7 @@ class PostgresSource : public RecordSource {
   bool streaming_ = false;
   RelationCache relations_;
   bool in_transaction_ = false;
-  bool skip_transaction_ = false;  // a transaction replayed by megasync itself (origin)
+  bool skip_transaction_ = false;  // applied by the pair's other direction (origin)
   std::vector<Change> transaction_;
   Lsn received_ = 0;      // end of the last complete transaction seen
   Lsn flushed_ = 0;       // confirmed to the server
