@@ -198,6 +198,13 @@ jobs:
         self.assert_no_echo()
         self.assert_applied_once()
 
+        # Each side's origin records how far it applied the other side's log.
+        for conn, side in ((self.a, "a"), (self.b, "b")):
+            progress = self.sql(conn, f"SELECT remote_lsn::text FROM pg_replication_origin_status "
+                                      f"WHERE external_id = 'megasync_{self.job}_{side}'")
+            self.assertEqual(len(progress), 1)
+            self.assertNotEqual(progress[0][0], "0/0")
+
         # A run with nothing new applies nothing in either direction.
         self.sync()
         self.assertEqual(self.sql(self.a, f"SELECT count(*) FROM {self.schema}.attempts"),

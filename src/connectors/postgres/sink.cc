@@ -6,6 +6,7 @@
 #include <set>
 
 #include "connectors/postgres/copy_text.h"
+#include "connectors/postgres/lsn.h"
 #include "connectors/postgres/types.h"
 
 namespace megasync::connectors::postgres {
@@ -138,7 +139,8 @@ Status PostgresSink::setup_origin() {
                         "replication origin {}: {} (the role needs superuser, or: GRANT EXECUTE "
                         "ON FUNCTION pg_replication_origin_oid(text), "
                         "pg_replication_origin_create(text), "
-                        "pg_replication_origin_session_setup(text) TO <role>)",
+                        "pg_replication_origin_session_setup(text), "
+                        "pg_replication_origin_xact_setup(pg_lsn, timestamptz) TO <role>)",
                         request_.origin, message);
     }
     return fail(done.error().with_context(fmt::format("replication origin {}", request_.origin)));
@@ -211,6 +213,18 @@ Status PostgresSink::apply_in_transaction(const Batch& batch) {
   }
   if (Status s = flush(pending); !s) {
     return s;
+  }
+  if (!request_.origin.empty() && !batch.end.empty()) {
+    // The origin's progress is the other side's LSN this batch ends at:
+    // pg_replication_origin_status then shows how far each side has applied
+    // the other. Positions of a postgres source are LSNs.
+    if (Result<Lsn> lsn = position_to_lsn(batch.end); lsn) {
+      Result<Rows> progress = db_->query(
+          "SELECT pg_replication_origin_xact_setup($1::pg_lsn, now())", {format_lsn(*lsn)});
+      if (!progress) {
+        return fail(progress.error().with_context("replication origin progress"));
+      }
+    }
   }
   if (!batch.end.empty()) {
     Result<Rows> saved = db_->query(
