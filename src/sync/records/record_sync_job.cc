@@ -209,9 +209,18 @@ Status RecordSyncJob::pair_pass(engine::RunContext& ctx) {
     std::unique_lock lock(mutex);
     changed.wait(lock, [&] { return open[1 - flow]; });
   };
+  // As the job runner does for the job's thread: a connector's exception (a
+  // bug) must neither take the daemon down nor leave the other flow unjoined.
+  auto guarded = [&](const Flow& flow, const PassHooks& hooks) -> Status {
+    try {
+      return flow_pass(ctx, flow, hooks);
+    } catch (const std::exception& e) {
+      return make_error(ErrorCode::kPermanent, "unexpected exception: {}", e.what());
+    }
+  };
   Status reverse_status = ok();
   auto run_reverse = [&] {
-    Status s = flow_pass(ctx, flows_[1], {.opened = [&] { meet(1); }, .stop = &stop});
+    Status s = guarded(flows_[1], {.opened = [&] { meet(1); }, .stop = &stop});
     if (!s) {
       stop = true;
     }
@@ -224,8 +233,8 @@ Status RecordSyncJob::pair_pass(engine::RunContext& ctx) {
       reverse = std::thread(run_reverse);
     }
   };
-  Status forward = flow_pass(
-      ctx, flows_[0], {.prepared = start_reverse, .opened = [&] { meet(0); }, .stop = &stop});
+  Status forward =
+      guarded(flows_[0], {.prepared = start_reverse, .opened = [&] { meet(0); }, .stop = &stop});
   if (!forward) {
     stop = true;
   }
