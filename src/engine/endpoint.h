@@ -10,6 +10,8 @@
 // endpoint; implementations must make it safe to call concurrently.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,12 +28,39 @@ namespace megasync::engine {
 struct SourceRequest {
   std::string job;                       // names the source's own state (triggers, slots)
   std::vector<std::string> collections;  // names or globs ("orders", "sales_*"); empty: all
+  // Bidirectional pairs: transactions a sink applied under this origin are not
+  // read (they came from the other side of the pair). Empty: every one is read.
+  std::string skip_origin;
+};
+
+// Changes of one collection a sink did not apply because the target's row was
+// newer (last writer wins, bidirectional pairs), reported once the batch is durable.
+struct ConflictReport {
+  struct Sample {
+    std::string key;               // the key's values, joined by ","
+    std::string kept_version;      // the target's version, which stayed
+    std::string incoming_version;  // the version that was not applied
+  };
+  std::string collection;
+  std::int64_t count = 0;
+  std::vector<Sample> samples;  // at most ten
 };
 
 // What a record job asks of a target endpoint.
 struct SinkRequest {
   std::string job;
   std::string target;  // the endpoint's name
+
+  // Bidirectional pairs only (Endpoint::pairs_bidirectionally); empty for one-way jobs.
+  // The sink marks every transaction it applies with this replication origin,
+  // so that the source of the other direction skips them.
+  std::string origin;
+  // Last writer wins: an upsert replaces the target's row only when its value
+  // of this column is greater, or equal and `incoming_wins_ties`.
+  std::string version_column;
+  bool incoming_wins_ties = false;
+  // Called on the sink's thread after a batch with conflicts was committed.
+  std::function<void(const ConflictReport&)> on_conflicts;
 };
 
 class Endpoint {
@@ -58,6 +87,10 @@ class Endpoint {
     return make_error(ErrorCode::kInvalidConfig, "a {} endpoint cannot be read for verification",
                       type());
   }
+  // True when the endpoint can be one side of a bidirectional pair: its sink
+  // honours SinkRequest's origin and version column and its source honours
+  // SourceRequest::skip_origin.
+  virtual bool pairs_bidirectionally() const { return false; }
   virtual Result<std::shared_ptr<ObjectStore>> object_store() {
     return make_error(ErrorCode::kInvalidConfig, "a {} endpoint is not an object store", type());
   }

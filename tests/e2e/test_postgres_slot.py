@@ -4,7 +4,7 @@
   values), and a dropped one is reported while the job keeps going;
 - a lost slot fails the job with the fix named, or with on_slot_lost:
   resnapshot starts again from a fresh snapshot;
-- the slot's lag is exported as megasync_replication_slot_lag_bytes{job}, with
+- the slot's lag is exported as megasync_replication_slot_lag_bytes{job,source}, with
   a source.lag_high event above slot_lag_alert."""
 
 import json
@@ -160,7 +160,7 @@ jobs:
         services.psql(self.pg, f"UPDATE {self.schema}.items SET qty = qty + 1")
         d = self.start_daemon(lambda port: self.config(port, "    slot_lag_alert: 1\n"))
         pattern = re.compile(r'^megasync_replication_slot_lag_bytes\{job="' + self.job +
-                             r'"\} (\d+(\.\d+)?(e\+\d+)?)$', re.M)
+                             r'",source="app"\} (\d+(\.\d+)?(e\+\d+)?)$', re.M)
         wait_for(lambda: pattern.search(d.get("/metrics").text), 60,
                  "the slot lag metric", interval=0.2)
         wait_for(lambda: [e for e in d.events() if e["type"] == "source.lag_high" and

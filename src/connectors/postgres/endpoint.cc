@@ -70,7 +70,8 @@ Result<std::unique_ptr<RecordSource>> PostgresEndpoint::open_record_source(
         SourceSettings{.snapshot_parallelism = options_.snapshot_parallelism,
                        .snapshot_chunk_pages = options_.snapshot_chunk_pages,
                        .resnapshot_on_slot_lost = options_.resnapshot_on_slot_lost,
-                       .slot_lag_alert = options_.slot_lag_alert});
+                       .slot_lag_alert = options_.slot_lag_alert,
+                       .skip_origin = request.skip_origin});
   }
   // Fails early on wal_level (CDC), a missing table, one without a key or
   // (poll) without the cursor column.
@@ -87,7 +88,7 @@ Result<std::unique_ptr<RecordSink>> PostgresEndpoint::open_record_sink(
     return fail(connection.error());
   }
   return std::unique_ptr<RecordSink>(
-      std::make_unique<PostgresSink>(std::move(*connection), request.job, request.target));
+      std::make_unique<PostgresSink>(std::move(*connection), request));
 }
 
 Result<std::unique_ptr<RecordReader>> PostgresEndpoint::open_record_reader() {

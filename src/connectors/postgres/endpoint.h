@@ -55,6 +55,9 @@ class PostgresEndpoint : public engine::Endpoint {
   Result<std::unique_ptr<RecordSink>> open_record_sink(const engine::SinkRequest& request) override;
   // Reads tables for verification (reader.h).
   Result<std::unique_ptr<RecordReader>> open_record_reader() override;
+  // Replication origins and last-writer-wins upserts (README "Bidirectional
+  // pairs"); not in `mode: poll`, which cannot tell its own writes apart.
+  bool pairs_bidirectionally() const override { return options_.mode != "poll"; }
 
   const PostgresOptions& options() const { return options_; }
 

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "connectors/postgres/copy_text.h"
+#include "connectors/postgres/lsn.h"
 #include "connectors/postgres/text_format.h"
 #include "connectors/postgres/types.h"
 
@@ -18,6 +19,32 @@ std::string join_quoted(const std::vector<std::string>& names, std::string_view 
     out += fmt::format("{}{}{}", out.empty() ? "" : ", ", prefix, quote_ident(name));
   }
   return out;
+}
+
+// Last writer wins: true when the row `incoming` should replace the target's
+// row `t`. A NULL version is older than any other; NULL in the comparison
+// (incoming NULL, target not) counts as "not newer".
+std::string newer_condition(const std::string& version, std::string_view incoming,
+                            bool incoming_wins_ties) {
+  const std::string v = quote_ident(version);
+  return fmt::format(
+      "({in}.{v} > t.{v} OR (t.{v} IS NULL AND {in}.{v} IS NOT NULL) OR ({in}.{v} IS NOT "
+      "DISTINCT FROM t.{v} AND {wins}))",
+      fmt::arg("in", incoming), fmt::arg("v", v),
+      fmt::arg("wins", incoming_wins_ties ? "true" : "false"));
+}
+
+// True when `incoming` differs from the target's row `t` in a column it carries.
+// Compared as text: json, point and others have no equality operator.
+std::string differs_condition(const std::vector<std::string>& columns, std::size_t first,
+                              std::string_view incoming) {
+  std::string out;
+  for (std::size_t i = first; i < columns.size(); ++i) {
+    const std::string c = quote_ident(columns[i]);
+    out += fmt::format("{}t.{}::text IS DISTINCT FROM {}.{}::text", out.empty() ? "" : " OR ", c,
+                       incoming, c);
+  }
+  return out.empty() ? "false" : "(" + out + ")";
 }
 
 }  // namespace
@@ -97,15 +124,50 @@ Status PostgresSink::prepare(const std::vector<CollectionSchema>& schemas) {
         return fail(s.error().with_context(fmt::format("prepare table {}", schema.name)));
       }
     }
+    if (!request_.version_column.empty() && schema.column(request_.version_column) == nullptr) {
+      return make_error(ErrorCode::kInvalidConfig,
+                        "table {} has no column {} (the job's version_column): add it to every "
+                        "table of a bidirectional pair",
+                        schema.name, request_.version_column);
+    }
     schemas_[schema.name] = schema;
   }
+  return setup_origin();
+}
+
+Status PostgresSink::setup_origin() {
+  if (request_.origin.empty() || origin_ready_) {
+    return ok();
+  }
+  // pg_replication_origin is shared by the cluster's databases: the name holds
+  // the job and the target endpoint, so two pairs never share an origin.
+  Result<Rows> done = db_->query(
+      "SELECT pg_replication_origin_create($1) WHERE pg_replication_origin_oid($1) IS NULL",
+      {request_.origin});
+  if (done) {
+    done = db_->query("SELECT pg_replication_origin_session_setup($1)", {request_.origin});
+  }
+  if (!done) {
+    const std::string& message = done.error().message();
+    if (message.find("permission denied") != std::string::npos) {
+      return make_error(ErrorCode::kPermanent,
+                        "replication origin {}: {} (the role needs superuser, or: GRANT EXECUTE "
+                        "ON FUNCTION pg_replication_origin_oid(text), "
+                        "pg_replication_origin_create(text), "
+                        "pg_replication_origin_session_setup(text), "
+                        "pg_replication_origin_xact_setup(pg_lsn, timestamptz) TO <role>)",
+                        request_.origin, message);
+    }
+    return fail(done.error().with_context(fmt::format("replication origin {}", request_.origin)));
+  }
+  origin_ready_ = true;
   return ok();
 }
 
 Result<std::optional<Position>> PostgresSink::load_checkpoint() {
   Result<Rows> rows =
       db_->query("SELECT position FROM public._megasync_checkpoints WHERE job = $1 AND target = $2",
-                 {job_, target_});
+                 {request_.job, request_.target});
   if (!rows) {
     return fail(rows.error().with_context("read checkpoint"));
   }
@@ -116,8 +178,9 @@ Result<std::optional<Position>> PostgresSink::load_checkpoint() {
 }
 
 Status PostgresSink::reset_checkpoint() {
-  Result<Rows> deleted = db_->query(
-      "DELETE FROM public._megasync_checkpoints WHERE job = $1 AND target = $2", {job_, target_});
+  Result<Rows> deleted =
+      db_->query("DELETE FROM public._megasync_checkpoints WHERE job = $1 AND target = $2",
+                 {request_.job, request_.target});
   return deleted ? ok() : fail(deleted.error().with_context("reset checkpoint"));
 }
 
@@ -125,6 +188,7 @@ Status PostgresSink::apply(const Batch& batch) {
   if (Status s = db_->exec("BEGIN"); !s) {
     return fail(s.error().with_context("apply batch"));
   }
+  conflicts_.clear();
   Status applied = apply_in_transaction(batch);
   if (applied) {
     applied = db_->exec("COMMIT");
@@ -132,8 +196,16 @@ Status PostgresSink::apply(const Batch& batch) {
   if (!applied) {
     (void)db_->exec("ROLLBACK");
     stages_.clear();  // staging tables created in this transaction are gone
+    conflicts_.clear();
     return fail(applied.error().with_context("apply batch"));
   }
+  // Reported once committed: a batch retried after a failure counts once.
+  if (request_.on_conflicts) {
+    for (const engine::ConflictReport& report : conflicts_) {
+      request_.on_conflicts(report);
+    }
+  }
+  conflicts_.clear();
   return ok();
 }
 
@@ -164,12 +236,24 @@ Status PostgresSink::apply_in_transaction(const Batch& batch) {
   if (Status s = flush(pending); !s) {
     return s;
   }
+  if (!request_.origin.empty() && !batch.end.empty()) {
+    // The origin's progress is the other side's LSN this batch ends at:
+    // pg_replication_origin_status then shows how far each side has applied
+    // the other. Positions of a postgres source are LSNs.
+    if (Result<Lsn> lsn = position_to_lsn(batch.end); lsn) {
+      Result<Rows> progress = db_->query(
+          "SELECT pg_replication_origin_xact_setup($1::pg_lsn, now())", {format_lsn(*lsn)});
+      if (!progress) {
+        return fail(progress.error().with_context("replication origin progress"));
+      }
+    }
+  }
   if (!batch.end.empty()) {
     Result<Rows> saved = db_->query(
         "INSERT INTO public._megasync_checkpoints (job, target, position, updated_at) VALUES "
         "($1, $2, $3, now()) ON CONFLICT (job, target) DO UPDATE SET position = "
         "excluded.position, updated_at = excluded.updated_at",
-        {job_, target_, batch.end});
+        {request_.job, request_.target, batch.end});
     if (!saved) {
       return fail(saved.error().with_context("save checkpoint"));
     }
@@ -312,15 +396,67 @@ Status PostgresSink::flush_table(const CollectionSchema& schema, NetRows& rows) 
       updates += fmt::format("{}{} = excluded.{}", updates.empty() ? "" : ", ",
                              quote_ident(columns[i]), quote_ident(columns[i]));
     }
-    if (Status s = db_->exec(
-            fmt::format("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO {}; TRUNCATE {}",
-                        qualified_name(schema.name), join_quoted(columns), join_quoted(columns),
-                        *stage_name, join_quoted(schema.primary_key),
-                        updates.empty() ? "NOTHING" : "UPDATE SET " + updates, *stage_name));
+    std::string condition;
+    if (!request_.version_column.empty()) {
+      if (std::find(columns.begin(), columns.end(), request_.version_column) == columns.end()) {
+        return make_error(ErrorCode::kPermanent,
+                          "a change carries no value for the version column {}",
+                          request_.version_column);
+      }
+      if (Status s = count_conflicts(schema, *stage_name, columns); !s) {
+        return s;
+      }
+      // Rows equal to the target's are not rewritten: a change that comes back
+      // (a first snapshot of each side) is a no-op, not a write.
+      condition = fmt::format(
+          " WHERE {} AND {}",
+          newer_condition(request_.version_column, "excluded", request_.incoming_wins_ties),
+          differs_condition(columns, schema.primary_key.size(), "excluded"));
+    }
+    if (Status s = db_->exec(fmt::format(
+            "INSERT INTO {} AS t ({}) SELECT {} FROM {} ON CONFLICT ({}) DO {}{}; TRUNCATE {}",
+            qualified_name(schema.name), join_quoted(columns), join_quoted(columns), *stage_name,
+            join_quoted(schema.primary_key), updates.empty() ? "NOTHING" : "UPDATE SET " + updates,
+            updates.empty() ? "" : condition, *stage_name));
         !s) {
       return s;
     }
   }
+  return ok();
+}
+
+Status PostgresSink::count_conflicts(const CollectionSchema& schema, const std::string& stage_name,
+                                     const std::vector<std::string>& columns) {
+  std::string match;
+  std::string keys;
+  for (const std::string& key : schema.primary_key) {
+    match += fmt::format("{}t.{} = s.{}", match.empty() ? "" : " AND ", quote_ident(key),
+                         quote_ident(key));
+    keys += fmt::format("{}s.{}::text", keys.empty() ? "" : " || ',' || ", quote_ident(key));
+  }
+  const std::string version = quote_ident(request_.version_column);
+  // count(*) OVER () is computed before the LIMIT: every row carries the total.
+  Result<Rows> rows = db_->query(fmt::format(
+      "SELECT {keys}, t.{v}::text, s.{v}::text, count(*) OVER () FROM {stage} s JOIN {table} t "
+      "ON {match} WHERE {newer} IS NOT TRUE AND {differs} LIMIT 10",
+      fmt::arg("keys", keys), fmt::arg("v", version), fmt::arg("stage", stage_name),
+      fmt::arg("table", qualified_name(schema.name)), fmt::arg("match", match),
+      fmt::arg("newer", newer_condition(request_.version_column, "s", request_.incoming_wins_ties)),
+      fmt::arg("differs", differs_condition(columns, schema.primary_key.size(), "s"))));
+  if (!rows) {
+    return fail(rows.error().with_context("count conflicts"));
+  }
+  if (rows->count() == 0) {
+    return ok();
+  }
+  engine::ConflictReport report{.collection = schema.name, .count = std::stoll(rows->text(0, 3))};
+  for (int row = 0; row < rows->count(); ++row) {
+    report.samples.push_back(
+        {.key = rows->text(row, 0),
+         .kept_version = rows->null(row, 1) ? "null" : rows->text(row, 1),
+         .incoming_version = rows->null(row, 2) ? "null" : rows->text(row, 2)});
+  }
+  conflicts_.push_back(std::move(report));
   return ok();
 }
 

@@ -9,6 +9,13 @@
 // what came before a truncate is applied before it. Applying a batch twice
 // leaves the same state.
 //
+// For one side of a bidirectional pair (SinkRequest::origin set), prepare()
+// puts the session under a replication origin, so that every transaction it
+// commits carries it and the pair's reverse source skips them; upserts then
+// follow last writer wins on the version column (the ON CONFLICT update has a
+// WHERE), and the staged rows that lose to a newer target row are counted and
+// reported after the commit. Deletes always apply (README "Bidirectional pairs").
+//
 // Created by PostgresEndpoint::open_record_sink on the job's thread, then used
 // by its target's thread only. Owns its own connection.
 #pragma once
@@ -24,6 +31,7 @@
 #include "connectors/postgres/service.h"
 #include "core/net_changes.h"
 #include "core/record_source.h"
+#include "engine/endpoint.h"
 
 namespace megasync::connectors::postgres {
 
@@ -34,11 +42,14 @@ std::pair<std::string, std::string> split_collection(const std::string& collecti
 
 class PostgresSink : public RecordSink {
  public:
-  PostgresSink(std::unique_ptr<Connection> db, std::string job, std::string target)
-      : db_(std::move(db)), job_(std::move(job)), target_(std::move(target)) {}
+  PostgresSink(std::unique_ptr<Connection> db, engine::SinkRequest request)
+      : db_(std::move(db)), request_(std::move(request)) {}
 
   // Creates missing tables (and schemas) with the mapped types and the primary
-  // key, adds missing columns; never drops or retypes anything.
+  // key, adds missing columns; never drops or retypes anything. With an origin,
+  // creates it if missing and sets it up for the session (fails when the role
+  // may not, or when another session holds it); with a version column, fails
+  // when a table lacks it.
   Status prepare(const std::vector<CollectionSchema>& schemas) override;
   Status apply(const Batch& batch) override;
   bool keeps_checkpoints() const override { return true; }
@@ -46,16 +57,22 @@ class PostgresSink : public RecordSink {
   Status reset_checkpoint() override;
 
  private:
+  Status setup_origin();
   Status apply_in_transaction(const Batch& batch);
   Status flush(NetChanges& pending);
   Status flush_table(const CollectionSchema& schema, NetRows& rows);
   // The temporary table staging `columns` of `schema`, created on first use.
   Result<std::string> stage(const CollectionSchema& schema,
                             const std::vector<std::string>& columns);
+  // Counts the staged rows that lose to the target's row (last writer wins)
+  // and differ from it; queues a report when there are any.
+  Status count_conflicts(const CollectionSchema& schema, const std::string& stage_name,
+                         const std::vector<std::string>& columns);
 
   std::unique_ptr<Connection> db_;
-  std::string job_;
-  std::string target_;
+  engine::SinkRequest request_;
+  bool origin_ready_ = false;
+  std::vector<engine::ConflictReport> conflicts_;  // of the open transaction
   std::map<std::string, CollectionSchema> schemas_;
   std::map<std::string, std::set<std::string>> array_columns_;  // array-typed columns per table
   std::map<std::string, std::string> stages_;  // "table\0col\0col" -> temp table name

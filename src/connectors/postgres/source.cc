@@ -51,7 +51,7 @@ PostgresSource::PostgresSource(std::string conninfo, std::unique_ptr<Connection>
       job_(std::move(job)),
       name_(replication_name(job_)),
       patterns_(std::move(patterns)),
-      settings_(settings) {}
+      settings_(std::move(settings)) {}
 
 PostgresSource::~PostgresSource() = default;
 
@@ -328,8 +328,10 @@ Status PostgresSource::handle(std::string_view data, Batch& batch) {
             return ok();
           },
           [&](const OriginMessage& origin) -> Status {
-            // Written by megasync's own applier (bidirectional pairs): not sent back.
-            skip_transaction_ = origin.name.starts_with("megasync");
+            // Applied by the other direction of a bidirectional pair: not sent
+            // back. pgoutput sends Origin only for transactions that have one.
+            skip_transaction_ =
+                !settings_.skip_origin.empty() && origin.name == settings_.skip_origin;
             return ok();
           },
           [&](const CommitMessage& commit) -> Status {

@@ -37,6 +37,7 @@ struct SourceSettings {
   std::int64_t snapshot_chunk_pages = 1024;  // at least this many pages per chunk
   bool resnapshot_on_slot_lost = false;      // on_slot_lost: resnapshot
   std::int64_t slot_lag_alert = 0;           // bytes; 0: no alert
+  std::string skip_origin;  // a bidirectional pair's own applier (SourceRequest::skip_origin)
 };
 
 class PostgresSource : public RecordSource {
@@ -98,7 +99,7 @@ class PostgresSource : public RecordSource {
   bool streaming_ = false;
   RelationCache relations_;
   bool in_transaction_ = false;
-  bool skip_transaction_ = false;  // a transaction replayed by megasync itself (origin)
+  bool skip_transaction_ = false;  // applied by the pair's other direction (origin)
   std::vector<Change> transaction_;
   std::map<Oid, CollectionSchema> session_relations_;  // as last described in this stream
   std::vector<SchemaChange> pending_schema_changes_;

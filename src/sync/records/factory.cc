@@ -45,6 +45,22 @@ std::vector<config::OptionSpec> record_options() {
                  .default_value = "4",
                  .min = 1,
                  .max = 1000},
+      OptionSpec{.name = "direction",
+                 .type = OptionType::kString,
+                 .description = "one_way: source to targets. bidirectional: source and its one "
+                                "target replicate to each other, last writer wins on "
+                                "version_column (both endpoints must support it: postgres).",
+                 .default_value = "one_way",
+                 .choices = {"one_way", "bidirectional"}},
+      OptionSpec{.name = "version_column",
+                 .type = OptionType::kString,
+                 .description = "Bidirectional: the column every table has whose greater value "
+                                "wins a conflict (a version counter or an updated_at "
+                                "timestamp)."},
+      OptionSpec{.name = "conflict_winner",
+                 .type = OptionType::kEndpoint,
+                 .description = "Bidirectional: the endpoint whose row stays when both sides hold "
+                                "the same version. Default: the source."},
       OptionSpec{.name = "verify_interval",
                  .type = OptionType::kDuration,
                  .description = "After a run, compare the targets with the source (row counts and "
@@ -52,6 +68,61 @@ std::vector<config::OptionSpec> record_options() {
                                 "turns it off.",
                  .default_value = "1m"},
   };
+}
+
+// `direction: bidirectional`: one target, both endpoints able to pair, a version
+// column, a winner that is one of the two, no transforms (they would have to be
+// undone on the way back).
+Status pair_options(const config::JobConfig& job, RecordSyncOptions& options) {
+  const bool bidirectional = job.options.string("direction") == "bidirectional";
+  if (!bidirectional) {
+    for (const char* name : {"version_column", "conflict_winner"}) {
+      if (job.options.has(name)) {
+        return make_error(ErrorCode::kInvalidConfig,
+                          "job {}: {} applies only to direction: bidirectional", job.name, name);
+      }
+    }
+    return ok();
+  }
+  if (options.targets.size() != 1) {
+    return make_error(ErrorCode::kInvalidConfig,
+                      "job {}: direction: bidirectional pairs the source with exactly one target "
+                      "({} given); make one job per pair",
+                      job.name, options.targets.size());
+  }
+  for (const auto& [name, endpoint] :
+       {std::pair{options.source_name, options.source}, options.targets.front()}) {
+    if (!endpoint->pairs_bidirectionally()) {
+      return make_error(ErrorCode::kInvalidConfig,
+                        "job {}: endpoint {} (type {}) cannot be one side of a bidirectional "
+                        "pair; postgres endpoints in mode: cdc can",
+                        job.name, name, endpoint->type());
+    }
+  }
+  if (!job.options.has("version_column") || job.options.string("version_column").empty()) {
+    return make_error(ErrorCode::kInvalidConfig,
+                      "job {}: direction: bidirectional needs version_column, the column whose "
+                      "greater value wins a conflict (a version counter or updated_at)",
+                      job.name);
+  }
+  if (job.options.has("transforms") && !job.options.objects("transforms").empty()) {
+    return make_error(ErrorCode::kInvalidConfig,
+                      "job {}: a bidirectional job cannot have transforms (changes flow both "
+                      "ways unchanged)",
+                      job.name);
+  }
+  PairOptions pair{.version_column = job.options.string("version_column"),
+                   .winner = options.source_name};
+  if (job.options.has("conflict_winner")) {
+    pair.winner = job.options.string("conflict_winner");
+    if (pair.winner != options.source_name && pair.winner != options.targets.front().first) {
+      return make_error(ErrorCode::kInvalidConfig,
+                        "job {}: conflict_winner {} is neither the source {} nor the target {}",
+                        job.name, pair.winner, options.source_name, options.targets.front().first);
+    }
+  }
+  options.pair = std::move(pair);
+  return ok();
 }
 
 engine::JobKind make_kind(const KindDefaults& defaults) {
@@ -98,6 +169,9 @@ engine::JobKind make_kind(const KindDefaults& defaults) {
     }
     if (job.options.has("tables")) {
       options.tables = job.options.strings("tables");
+    }
+    if (Status s = pair_options(job, options); !s) {
+      return fail(s.error());
     }
     options.batch_size = job.batch_size > 0 ? static_cast<std::size_t>(job.batch_size) : 1000;
     options.queue_batches = static_cast<std::size_t>(job.options.integer("queue_batches"));

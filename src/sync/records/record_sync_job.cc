@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
 #include <optional>
+#include <thread>
 
 #include "events/bus.h"
 #include "monitor/metrics.h"
@@ -24,13 +26,13 @@ struct StartPoint {
 
 // `sinks` (when given, one per target) are asked first: a sink that keeps its
 // checkpoint in the target's own transactions knows exactly what it applied.
-Result<StartPoint> find_start(const RecordSyncOptions& options, state::StateStore* store,
+Result<StartPoint> find_start(const std::string& job, const Flow& flow, state::StateStore* store,
                               const RecordSource& source,
                               const std::vector<RecordSink*>* sinks = nullptr) {
   StartPoint start;
   bool all = true;
-  for (std::size_t i = 0; i < options.targets.size(); ++i) {
-    const std::string& name = options.targets[i].first;
+  for (std::size_t i = 0; i < flow.targets.size(); ++i) {
+    const std::string& name = flow.targets[i].first;
     std::optional<Position> position;
     if (sinks != nullptr && (*sinks)[i]->keeps_checkpoints()) {
       Result<std::optional<Position>> kept = (*sinks)[i]->load_checkpoint();
@@ -39,8 +41,7 @@ Result<StartPoint> find_start(const RecordSyncOptions& options, state::StateStor
       }
       position = std::move(*kept);
     } else if (store != nullptr) {
-      Result<std::optional<state::Checkpoint>> checkpoint =
-          store->get_checkpoint(options.job, name);
+      Result<std::optional<state::Checkpoint>> checkpoint = store->get_checkpoint(job, name);
       if (!checkpoint) {
         return fail(checkpoint.error().with_context(fmt::format("checkpoint of {}", name)));
       }
@@ -68,14 +69,17 @@ Result<StartPoint> find_start(const RecordSyncOptions& options, state::StateStor
 // after an interrupted snapshot copied it would stay at the targets if a later
 // snapshot simply continued from its own, later position. So a snapshot that
 // finds this marker checkpoints its targets at the marker instead, and the next
-// pass replays the log from there (idempotently), deletes included.
+// pass replays the log from there (idempotently), deletes included. The
+// reverse flow of a pair keeps its own marker (Flow::marker).
 constexpr const char* kSnapshotMarker = "";
+constexpr const char* kReverseSnapshotMarker = "<reverse>";
 
-Result<std::optional<Position>> read_marker(state::StateStore* store, const std::string& job) {
+Result<std::optional<Position>> read_marker(state::StateStore* store, const std::string& job,
+                                            const std::string& key) {
   if (store == nullptr) {
     return std::optional<Position>();
   }
-  Result<std::optional<state::Checkpoint>> marker = store->get_checkpoint(job, kSnapshotMarker);
+  Result<std::optional<state::Checkpoint>> marker = store->get_checkpoint(job, key);
   if (!marker) {
     return fail(marker.error().with_context("snapshot marker"));
   }
@@ -85,23 +89,26 @@ Result<std::optional<Position>> read_marker(state::StateStore* store, const std:
   return std::optional<Position>((*marker)->position);
 }
 
-Status write_marker(state::StateStore* store, const std::string& job, const Position& position) {
+Status write_marker(state::StateStore* store, const std::string& job, const std::string& key,
+                    const Position& position) {
   if (store == nullptr) {
     return ok();
   }
-  return with_context(store->put_checkpoint(job, kSnapshotMarker, position), "snapshot marker");
+  return with_context(store->put_checkpoint(job, key, position), "snapshot marker");
 }
 
 constexpr auto kLagEvery = std::chrono::seconds(10);
 
 }  // namespace
 
-void RecordSyncJob::watch_lag(engine::RunContext& ctx, RecordSource& source, bool force) {
+void RecordSyncJob::watch_lag(engine::RunContext& ctx, const Flow& flow, RecordSource& source,
+                              bool force) {
+  FlowState& state = flow_states_[flow.index];
   const SteadyTime now = SteadyClock::now();
-  if (!force && last_lag_check_ && now - *last_lag_check_ < kLagEvery) {
+  if (!force && state.last_lag_check && now - *state.last_lag_check < kLagEvery) {
     return;
   }
-  last_lag_check_ = now;
+  state.last_lag_check = now;
   Result<std::optional<SourceLag>> lag = source.lag();
   if (!lag || !*lag) {
     return;  // a source without a retained log, or one that could not tell now
@@ -112,22 +119,22 @@ void RecordSyncJob::watch_lag(engine::RunContext& ctx, RecordSource& source, boo
         ->gauge("megasync_replication_slot_lag_bytes",
                 "Log the source retains for the job that not every target made durable yet "
                 "(PostgreSQL: WAL between the slot's confirmed flush and the current end).",
-                {"job"})
-        .with({options_.job})
+                {"job", "source"})
+        .with({options_.job, flow.source_name})
         .set(static_cast<double>(figures.bytes));
   }
   const bool high = figures.alert_bytes > 0 && figures.bytes > figures.alert_bytes;
-  if (high == lag_alerted_) {
+  if (high == state.lag_alerted) {
     return;
   }
-  lag_alerted_ = high;
+  state.lag_alerted = high;
   if (high) {
-    spdlog::warn("job {}: the source retains {} bytes of log for it, above the bound of {}",
-                 options_.job, figures.bytes, figures.alert_bytes);
+    spdlog::warn("job {}: source {} retains {} bytes of log for it, above the bound of {}",
+                 options_.job, flow.source_name, figures.bytes, figures.alert_bytes);
   }
   if (ctx.events != nullptr) {
     ctx.events->publish(high ? "source.lag_high" : "source.lag_ok", high ? "warning" : "info",
-                        options_.job, options_.source_name,
+                        options_.job, flow.source_name,
                         {{"lag_bytes", figures.bytes}, {"alert_bytes", figures.alert_bytes}});
   }
 }
@@ -163,10 +170,169 @@ Status RecordSyncJob::adopt_schema_changes(engine::RunContext& ctx, transforms::
   return ok();
 }
 
-Status RecordSyncJob::sync_pass(engine::RunContext& ctx) {
-  const std::string source_context = fmt::format("source {}", options_.source_name);
-  Result<std::unique_ptr<RecordSource>> opened =
-      options_.source->open_record_source({.job = options_.job, .collections = options_.tables});
+std::string pair_origin(const std::string& job, const std::string& endpoint) {
+  return fmt::format("megasync_{}_{}", job, endpoint);
+}
+
+RecordSyncJob::RecordSyncJob(RecordSyncOptions options,
+                             std::function<transforms::Chain()> transforms)
+    : options_(std::move(options)), make_transforms_(std::move(transforms)) {
+  Flow forward{.source_name = options_.source_name,
+               .source = options_.source,
+               .targets = options_.targets,
+               .source_job = options_.job,
+               .marker = kSnapshotMarker};
+  if (options_.pair && options_.targets.size() == 1) {
+    // Each source skips what the other direction's sink applied to it.
+    const auto& [other_name, other] = options_.targets.front();
+    forward.skip_origin = pair_origin(options_.job, options_.source_name);
+    Flow reverse{.source_name = other_name,
+                 .source = other,
+                 .targets = {{options_.source_name, options_.source}},
+                 .source_job = options_.job + "_reverse",
+                 .marker = kReverseSnapshotMarker,
+                 .skip_origin = pair_origin(options_.job, other_name),
+                 .index = 1};
+    flows_.push_back(std::move(forward));
+    flows_.push_back(std::move(reverse));
+  } else {
+    flows_.push_back(std::move(forward));
+  }
+  flow_states_.resize(flows_.size());
+}
+
+engine::SinkRequest RecordSyncJob::sink_request(engine::RunContext& ctx, const Flow& flow,
+                                                const std::string& target) const {
+  engine::SinkRequest request{.job = options_.job, .target = target};
+  if (!options_.pair) {
+    return request;
+  }
+  request.origin = pair_origin(options_.job, target);
+  request.version_column = options_.pair->version_column;
+  request.incoming_wins_ties = options_.pair->winner == flow.source_name;
+  // Runs on the target's thread; ctx outlives the run's sinks.
+  request.on_conflicts = [&ctx, job = options_.job, target,
+                          source = flow.source_name](const engine::ConflictReport& report) {
+    spdlog::debug("job {}: {} change(s) of {} from {} not applied to {}: its rows were newer", job,
+                  report.count, report.collection, source, target);
+    if (ctx.metrics != nullptr) {
+      ctx.metrics
+          ->counter("megasync_conflicts_total",
+                    "Changes of a bidirectional pair not applied because the target's row was "
+                    "newer (last writer wins).",
+                    {"job", "target"})
+          .with({job, target})
+          .inc(static_cast<double>(report.count));
+    }
+    if (ctx.events != nullptr) {
+      nlohmann::json samples = nlohmann::json::array();
+      for (const engine::ConflictReport::Sample& sample : report.samples) {
+        samples.push_back({{"key", sample.key},
+                           {"kept_version", sample.kept_version},
+                           {"incoming_version", sample.incoming_version}});
+      }
+      ctx.events->publish("sync.conflict", "warning", job, target,
+                          {{"collection", report.collection},
+                           {"source", source},
+                           {"count", report.count},
+                           {"samples", samples}});
+    }
+  };
+  return request;
+}
+
+Status RecordSyncJob::pass(engine::RunContext& ctx) {
+  if (flows_.size() == 2) {
+    return pair_pass(ctx);
+  }
+  return flow_pass(ctx, flows_.front(), {});
+}
+
+Status RecordSyncJob::flow_pass(engine::RunContext& ctx, const Flow& flow, const PassHooks& hooks) {
+  bool replay = false;
+  if (Status s = sync_pass(ctx, flow, hooks, replay); !s) {
+    return s;
+  }
+  if (replay) {
+    bool again = false;  // the replay pass resumes: it sets no new marker
+    return sync_pass(ctx, flow, hooks, again);
+  }
+  return ok();
+}
+
+// The two flows of a pair. The order of a first start matters: the forward
+// flow prepares the other side first (creating the tables the reverse source
+// reads), then both sources are opened (each taking its snapshot) before
+// either flow reads anything. So each snapshot holds its side's own rows, not
+// the copies the other flow writes there: those would only come back as
+// no-op writes, but a row deleted meanwhile could come back to life. A flow
+// that fails stops the other; the run fails with the first error.
+Status RecordSyncJob::pair_pass(engine::RunContext& ctx) {
+  std::atomic<bool> stop{false};
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool open[2] = {false, false};  // the flow's source is open, or the flow ended
+  auto mark_open = [&](int flow) {
+    std::lock_guard lock(mutex);
+    open[flow] = true;
+    changed.notify_all();
+  };
+  auto meet = [&](int flow) {
+    mark_open(flow);
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return open[1 - flow]; });
+  };
+  // As the job runner does for the job's thread: a connector's exception (a
+  // bug) must neither take the daemon down nor leave the other flow unjoined.
+  auto guarded = [&](const Flow& flow, const PassHooks& hooks) -> Status {
+    try {
+      return flow_pass(ctx, flow, hooks);
+    } catch (const std::exception& e) {
+      return make_error(ErrorCode::kPermanent, "unexpected exception: {}", e.what());
+    }
+  };
+  Status reverse_status = ok();
+  auto run_reverse = [&] {
+    Status s = guarded(flows_[1], {.opened = [&] { meet(1); }, .stop = &stop});
+    if (!s) {
+      stop = true;
+    }
+    reverse_status = std::move(s);  // read after join
+    mark_open(1);
+  };
+  std::thread reverse;
+  auto start_reverse = [&] {
+    if (!reverse.joinable()) {  // not again for the forward flow's replay pass
+      reverse = std::thread(run_reverse);
+    }
+  };
+  Status forward =
+      guarded(flows_[0], {.prepared = start_reverse, .opened = [&] { meet(0); }, .stop = &stop});
+  if (!forward) {
+    stop = true;
+  }
+  mark_open(0);
+  if (reverse.joinable()) {
+    reverse.join();
+  } else if (forward) {
+    run_reverse();  // a dry run prepares nothing: the hook was not called
+  }
+  if (!forward) {
+    // The reverse flow stopped because of it; its own error says nothing new.
+    return fail(forward.error());
+  }
+  if (!reverse_status) {
+    return fail(reverse_status.error().with_context(
+        fmt::format("{} to {}", flows_[1].source_name, flows_[0].source_name)));
+  }
+  return ok();
+}
+
+Status RecordSyncJob::sync_pass(engine::RunContext& ctx, const Flow& flow, const PassHooks& hooks,
+                                bool& replay) {
+  const std::string source_context = fmt::format("source {}", flow.source_name);
+  Result<std::unique_ptr<RecordSource>> opened = flow.source->open_record_source(
+      {.job = flow.source_job, .collections = options_.tables, .skip_origin = flow.skip_origin});
   if (!opened) {
     return fail(opened.error().with_context(source_context));
   }
@@ -188,13 +354,13 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx) {
   if (!schemas) {
     return fail(schemas.error());
   }
-  Result<std::optional<Position>> marker = read_marker(ctx.store, options_.job);
+  Result<std::optional<Position>> marker = read_marker(ctx.store, options_.job, flow.marker);
   if (!marker) {
     return fail(marker.error());
   }
-  replay_pending_ = false;
+  replay = false;
   if (ctx.dry_run) {
-    Result<StartPoint> start = find_start(options_, ctx.store, source);
+    Result<StartPoint> start = find_start(options_.job, flow, ctx.store, source);
     if (!start) {
       return fail(start.error());
     }
@@ -209,9 +375,9 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx) {
   // cannot take the schema fails the run before the source moves.
   std::vector<std::unique_ptr<RecordSink>> sinks;
   std::vector<RecordSink*> sink_list;
-  for (const auto& [name, endpoint] : options_.targets) {
+  for (const auto& [name, endpoint] : flow.targets) {
     Result<std::unique_ptr<RecordSink>> sink =
-        endpoint->open_record_sink({.job = options_.job, .target = name});
+        endpoint->open_record_sink(sink_request(ctx, flow, name));
     if (!sink) {
       return fail(sink.error().with_context(fmt::format("target {}", name)));
     }
@@ -221,9 +387,12 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx) {
     sink_list.push_back(sink->get());
     sinks.push_back(std::move(*sink));
   }
-  Result<StartPoint> start = find_start(options_, ctx.store, source, &sink_list);
+  Result<StartPoint> start = find_start(options_.job, flow, ctx.store, source, &sink_list);
   if (!start) {
     return fail(start.error());
+  }
+  if (hooks.prepared) {
+    hooks.prepared();
   }
   if (Status s = source.open(start->resume); !s) {
     if (s.error().code() != ErrorCode::kNotFound || !start->resume) {
@@ -235,11 +404,11 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx) {
     // past rows it never copied.
     spdlog::warn("job {}: {}; starting again from a snapshot", options_.job, s.error().message());
     if (ctx.events != nullptr) {
-      ctx.events->publish("source.position_lost", "warning", options_.job, options_.source_name,
+      ctx.events->publish("source.position_lost", "warning", options_.job, flow.source_name,
                           {{"error", s.error().message()}, {"action", "resnapshot"}});
     }
-    for (std::size_t i = 0; i < options_.targets.size(); ++i) {
-      const std::string& name = options_.targets[i].first;
+    for (std::size_t i = 0; i < flow.targets.size(); ++i) {
+      const std::string& name = flow.targets[i].first;
       Status reset = sink_list[i]->reset_checkpoint();
       if (reset && ctx.store != nullptr) {
         reset = ctx.store->put_checkpoint(options_.job, name, Position());
@@ -254,10 +423,13 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx) {
       return fail(again.error().with_context(source_context));
     }
   }
-  watch_lag(ctx, source, /*force=*/true);
+  if (hooks.opened) {
+    hooks.opened();
+  }
+  watch_lag(ctx, flow, source, /*force=*/true);
   std::vector<std::unique_ptr<TargetWorker>> workers;
-  for (std::size_t i = 0; i < options_.targets.size(); ++i) {
-    const std::string& name = options_.targets[i].first;
+  for (std::size_t i = 0; i < flow.targets.size(); ++i) {
+    const std::string& name = flow.targets[i].first;
     workers.push_back(std::make_unique<TargetWorker>(
         TargetSettings{.job = options_.job,
                        .target = name,
@@ -270,7 +442,7 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx) {
   if (start->resume && *marker) {
     // Every target checkpointed at or before the marker: the replay it asked
     // for is this pass.
-    if (Status s = write_marker(ctx.store, options_.job, Position()); !s) {
+    if (Status s = write_marker(ctx.store, options_.job, flow.marker, Position()); !s) {
       return s;
     }
     marker->reset();
@@ -317,7 +489,7 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx) {
       any_failed = any_failed || worker->error().has_value();
     }
     // A failed target stops reading: the others finish what is queued for them.
-    if (any_failed || ctx.deadline.expired()) {
+    if (any_failed || ctx.deadline.expired() || (hooks.stop != nullptr && hooks.stop->load())) {
       break;
     }
     const Deadline until = options_.stop_when_caught_up
@@ -344,7 +516,9 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx) {
     if (batch.snapshot && !start->resume) {
       if (!*marker && !batch.changes.empty() && !batch.changes.front().position.empty()) {
         // Before any target applies a row of this snapshot.
-        if (Status s = write_marker(ctx.store, options_.job, batch.changes.front().position); !s) {
+        if (Status s =
+                write_marker(ctx.store, options_.job, flow.marker, batch.changes.front().position);
+            !s) {
           source_error = s.error();
           break;
         }
@@ -381,9 +555,9 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx) {
       source_error = s.error();
       break;
     }
-    watch_lag(ctx, source, /*force=*/false);
+    watch_lag(ctx, flow, source, /*force=*/false);
     if (replay_after) {
-      replay_pending_ = true;  // run() starts the replay pass
+      replay = true;  // flow_pass() starts the replay pass
       break;
     }
   }
@@ -401,8 +575,8 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx) {
     for (const auto& worker : workers) {
       durable.push_back(worker->durable());
     }
-    export_lag(ctx, source, durable);
-    watch_lag(ctx, source, /*force=*/true);
+    export_lag(ctx, flow, source, durable);
+    watch_lag(ctx, flow, source, /*force=*/true);
   }
   std::string failures;
   for (const auto& worker : workers) {

@@ -4,12 +4,19 @@
 // own, after its sink made a batch durable; the source is told to release only
 // what every target has made durable (docs/design.md "Record sync").
 //
+// A bidirectional pair (`direction: bidirectional`) is two such flows in one
+// job, source→target and target→source, run side by side (the second on a
+// thread of its own), each with its own slot and checkpoints; see
+// docs/configuration.md "Bidirectional pairs".
+//
 // Created by the record job kinds' factory (factory.cc); run() is called on the
 // job's thread, one run at a time. A run opens the source and the sinks afresh
 // and closes them when it returns, so an abandoned run holds nothing the next
 // one needs.
 #pragma once
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -25,6 +32,12 @@
 
 namespace megasync::sync::records {
 
+// Last writer wins between the two sides of a bidirectional pair.
+struct PairOptions {
+  std::string version_column;
+  std::string winner;  // endpoint whose row stays when versions tie
+};
+
 struct RecordSyncOptions {
   std::string job;
   std::string source_name;
@@ -39,7 +52,25 @@ struct RecordSyncOptions {
   // After a run that caught up, compare every target with the source (counts
   // and checksums) when this long passed since the last comparison; zero: never.
   Duration verify_interval{0};
+  // Set for `direction: bidirectional` (exactly one target).
+  std::optional<PairOptions> pair;
 };
+
+// One directed flow: a source and its targets. A one-way job has one; a
+// bidirectional pair two.
+struct Flow {
+  std::string source_name;
+  std::shared_ptr<engine::Endpoint> source;
+  std::vector<std::pair<std::string, std::shared_ptr<engine::Endpoint>>> targets;
+  std::string source_job;   // SourceRequest::job: names the source's slot
+  std::string marker;       // state store key (target) of its snapshot marker
+  std::string skip_origin;  // SourceRequest::skip_origin
+  std::size_t index = 0;    // in the job's flows (0: the job's direction)
+};
+
+// The replication origin a pair's sink writing to `endpoint` marks its
+// transactions with: "megasync_<job>_<endpoint>".
+std::string pair_origin(const std::string& job, const std::string& endpoint);
 
 // What one comparison found for one target.
 struct TargetVerdict {
@@ -53,8 +84,7 @@ class RecordSyncJob : public engine::Job {
  public:
   // `transforms` is called once per run for a fresh chain (a Chain keeps the
   // schemas of the run it was prepared for).
-  RecordSyncJob(RecordSyncOptions options, std::function<transforms::Chain()> transforms)
-      : options_(std::move(options)), make_transforms_(std::move(transforms)) {}
+  RecordSyncJob(RecordSyncOptions options, std::function<transforms::Chain()> transforms);
 
   // Ok when every target applied everything read; kCancelled on cancellation;
   // a retryable error naming each failed target otherwise (the next run resumes
@@ -75,37 +105,55 @@ class RecordSyncJob : public engine::Job {
   nlohmann::json describe() const override;
 
  private:
-  // Reads from the source until caught up and fans out (the body of a run).
-  Status sync_pass(engine::RunContext& ctx);
+  // Hooks a pair's flows use to order their first start (record_sync_job.cc).
+  struct PassHooks {
+    std::function<void()> prepared;           // the targets are prepared, nothing read yet
+    std::function<void()> opened;             // the source is open (its snapshot taken)
+    const std::atomic<bool>* stop = nullptr;  // the other flow failed: end the pass
+  };
   // What check_targets does with the differences it finds.
   enum class Repair {
     kNone,    // reports them
     kAll,     // applies them (verify --repair)
     kIfBlind  // applies them when the source cannot see deletes (the check after a run)
   };
+  // Per-flow state kept across runs; touched only by the thread running the flow.
+  struct FlowState {
+    std::optional<SteadyTime> last_lag_check;
+    bool lag_alerted = false;
+  };
+  // Every flow reads until caught up (the body of a run): one flow, or both
+  // flows of a pair side by side.
+  Status pass(engine::RunContext& ctx);
+  // One flow, with the replay an interrupted snapshot asks for.
+  Status flow_pass(engine::RunContext& ctx, const Flow& flow, const PassHooks& hooks);
+  Status pair_pass(engine::RunContext& ctx);
+  // Reads from the flow's source until caught up and fans out. Sets `replay`
+  // when the log must be replayed from an earlier snapshot's marker.
+  Status sync_pass(engine::RunContext& ctx, const Flow& flow, const PassHooks& hooks, bool& replay);
+  // What a sink of `flow` is asked for (origin, last writer wins, conflicts).
+  engine::SinkRequest sink_request(engine::RunContext& ctx, const Flow& flow,
+                                   const std::string& target) const;
   // Compares every target with the source; repairs as `repair` says.
   Result<std::vector<TargetVerdict>> check_targets(engine::RunContext& ctx, Repair repair);
   // The periodic comparison after a run, with its metrics and events.
   void verify_after_run(engine::RunContext& ctx);
-  // How far each target is behind (megasync_job_lag_records).
-  // Exports the source's retained log (megasync_replication_slot_lag_bytes)
-  // at most every 10 s unless `force`, with an event when it crosses the
-  // source's alert bound either way.
   // Reports the batch's schema changes (log, schema.changed event) and shapes
   // them as the targets will see them (through the transforms).
   Status adopt_schema_changes(engine::RunContext& ctx, transforms::Chain& chain, Batch& batch);
-  void watch_lag(engine::RunContext& ctx, RecordSource& source, bool force);
-  void export_lag(engine::RunContext& ctx, RecordSource& source,
+  // Exports the source's retained log (megasync_replication_slot_lag_bytes)
+  // at most every 10 s unless `force`, with an event when it crosses the
+  // source's alert bound either way.
+  void watch_lag(engine::RunContext& ctx, const Flow& flow, RecordSource& source, bool force);
+  // How far each target is behind (megasync_job_lag_records).
+  void export_lag(engine::RunContext& ctx, const Flow& flow, RecordSource& source,
                   const std::vector<std::optional<Position>>& durable);
 
   RecordSyncOptions options_;
+  std::vector<Flow> flows_;  // the job's direction first
   std::function<transforms::Chain()> make_transforms_;
-  std::optional<SteadyTime> last_verified_;   // job thread only
-  std::optional<SteadyTime> last_lag_check_;  // job thread only
-  bool lag_alerted_ = false;                  // job thread only
-  // The last pass ended a snapshot at an earlier snapshot's marker: the log
-  // must be replayed from there before the run is done. Job thread only.
-  bool replay_pending_ = false;
+  std::optional<SteadyTime> last_verified_;  // job thread only
+  std::vector<FlowState> flow_states_;       // one per flow; see FlowState
   bool warned_blind_ = false;  // the warning about a source blind to deletes; job thread only
 
   mutable std::mutex mutex_;  // guards what describe() reads

@@ -436,13 +436,8 @@ Result<nlohmann::json> RecordSyncJob::verify(engine::RunContext& ctx, bool repai
 }
 
 Status RecordSyncJob::run(engine::RunContext& ctx) {
-  if (Status s = sync_pass(ctx); !s) {
+  if (Status s = pass(ctx); !s) {
     return s;
-  }
-  if (replay_pending_) {
-    if (Status s = sync_pass(ctx); !s) {
-      return s;
-    }
   }
   if (!ctx.dry_run && options_.verify_interval.count() > 0 &&
       (!last_verified_ || SteadyClock::now() - *last_verified_ >= options_.verify_interval)) {
@@ -469,7 +464,7 @@ void RecordSyncJob::verify_after_run(engine::RunContext& ctx) {
   // Rows written at the source since the pass make a target look behind; one
   // more pass and a second comparison tell that from a real divergence.
   if (verdicts && !all_equal && options_.stop_when_caught_up) {
-    if (Status s = sync_pass(ctx); s && !replay_pending_) {
+    if (Status s = pass(ctx); s) {
       verdicts = check_targets(ctx, Repair::kIfBlind);
     }
   }
@@ -515,7 +510,7 @@ void RecordSyncJob::verify_after_run(engine::RunContext& ctx) {
   last_verification_ = std::move(described);
 }
 
-void RecordSyncJob::export_lag(engine::RunContext& ctx, RecordSource& source,
+void RecordSyncJob::export_lag(engine::RunContext& ctx, const Flow& flow, RecordSource& source,
                                const std::vector<std::optional<Position>>& durable) {
   if (ctx.metrics == nullptr) {
     return;
@@ -524,10 +519,10 @@ void RecordSyncJob::export_lag(engine::RunContext& ctx, RecordSource& source,
       "megasync_job_lag_records",
       "Changes the source holds that the target has not made durable yet (at the end of a run).",
       {"job", "target"});
-  for (std::size_t i = 0; i < options_.targets.size() && i < durable.size(); ++i) {
+  for (std::size_t i = 0; i < flow.targets.size() && i < durable.size(); ++i) {
     Result<std::optional<std::int64_t>> behind = source.backlog(durable[i]);
     if (behind && *behind) {
-      lag.with({options_.job, options_.targets[i].first}).set(static_cast<double>(**behind));
+      lag.with({options_.job, flow.targets[i].first}).set(static_cast<double>(**behind));
     }
   }
 }
@@ -539,6 +534,10 @@ nlohmann::json RecordSyncJob::describe() const {
     targets.push_back(name);
   }
   doc["targets"] = targets;
+  if (options_.pair) {
+    doc["direction"] = "bidirectional";
+    doc["conflict_winner"] = options_.pair->winner;
+  }
   std::lock_guard lock(mutex_);
   if (!last_verification_.is_null()) {
     doc["verification"] = last_verification_;

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include "events/bus.h"
 #include "state/memory_store.h"
 #include "state/state_store.h"
 
@@ -244,6 +245,141 @@ TEST_F(RecordSyncJobTest, CancelledRunReturnsCancelled) {
   Status status = job.run(ctx);
   ASSERT_FALSE(status);
   EXPECT_EQ(status.error().code(), ErrorCode::kCancelled);
+}
+
+// One side of a bidirectional pair: a source and a sink that remember what
+// they were asked for; its sink reports one conflict per batch.
+class PairEndpoint : public engine::Endpoint {
+ public:
+  PairEndpoint(SourceLog* log, TargetState* target) : log_(log), target_(target) {}
+  std::string type() const override { return "fake"; }
+  Status probe(Deadline) override { return ok(); }
+  bool pairs_bidirectionally() const override { return true; }
+  Result<std::unique_ptr<RecordSource>> open_record_source(
+      const engine::SourceRequest& request) override {
+    std::lock_guard lock(mutex_);
+    source_request_ = request;
+    return std::unique_ptr<RecordSource>(std::make_unique<FakeSource>(log_));
+  }
+  Result<std::unique_ptr<RecordSink>> open_record_sink(
+      const engine::SinkRequest& request) override {
+    std::lock_guard lock(mutex_);
+    sink_request_ = request;
+    return std::unique_ptr<RecordSink>(std::make_unique<ConflictingSink>(target_, request));
+  }
+  engine::SourceRequest source_request() {
+    std::lock_guard lock(mutex_);
+    return source_request_;
+  }
+  engine::SinkRequest sink_request() {
+    std::lock_guard lock(mutex_);
+    return sink_request_;
+  }
+
+ private:
+  class ConflictingSink : public FakeSink {
+   public:
+    ConflictingSink(TargetState* state, engine::SinkRequest request)
+        : FakeSink(state), request_(std::move(request)) {}
+    Status apply(const Batch& batch) override {
+      Status s = FakeSink::apply(batch);
+      if (s && request_.on_conflicts) {
+        request_.on_conflicts({.collection = "t", .count = 1, .samples = {}});
+      }
+      return s;
+    }
+
+   private:
+    engine::SinkRequest request_;
+  };
+
+  SourceLog* log_;
+  TargetState* target_;
+  std::mutex mutex_;
+  engine::SourceRequest source_request_;
+  engine::SinkRequest sink_request_;
+};
+
+class PairTest : public ::testing::Test {
+ protected:
+  RecordSyncJob make_job() {
+    RecordSyncOptions options;
+    options.job = "orders";
+    options.source_name = "a";
+    options.source = a_;
+    options.targets = {{"b", b_}};
+    options.pair = PairOptions{.version_column = "v", .winner = "b"};
+    return RecordSyncJob(std::move(options), [] { return transforms::Chain(); });
+  }
+  Status run(RecordSyncJob& job) {
+    engine::RunContext ctx;
+    ctx.job = "orders";
+    ctx.store = store_.get();
+    ctx.events = &bus_;
+    return job.run(ctx);
+  }
+  std::optional<Position> checkpoint(const std::string& target) {
+    auto found = store_->get_checkpoint("orders", target);
+    EXPECT_TRUE(found);
+    return found && *found ? std::optional<Position>((*found)->position) : std::nullopt;
+  }
+
+  SourceLog log_a_, log_b_;
+  TargetState into_a_, into_b_;
+  std::shared_ptr<PairEndpoint> a_ = std::make_shared<PairEndpoint>(&log_a_, &into_a_);
+  std::shared_ptr<PairEndpoint> b_ = std::make_shared<PairEndpoint>(&log_b_, &into_b_);
+  std::unique_ptr<state::StateStore> store_ = state::open_memory_store();
+  events::Bus bus_{nullptr};
+};
+
+TEST_F(PairTest, RunsBothDirectionsEachWithItsOwnSlotOriginAndCheckpoint) {
+  std::mutex mutex;
+  std::vector<std::string> conflicts;  // the endpoints named by sync.conflict events
+  bus_.subscribe([&](const state::EventRecord& event) {
+    if (event.type == "sync.conflict") {
+      std::lock_guard lock(mutex);
+      conflicts.push_back(event.endpoint);
+    }
+  });
+  log_b_.count = 5;
+  RecordSyncJob job = make_job();
+  ASSERT_TRUE(run(job));
+  EXPECT_EQ(into_b_.applied, range(1, 10));  // a's changes
+  EXPECT_EQ(into_a_.applied, range(1, 5));   // b's changes
+  EXPECT_EQ(checkpoint("b"), pos(10));
+  EXPECT_EQ(checkpoint("a"), pos(5));
+
+  // Each source skips what the sink writing to its side applied.
+  EXPECT_EQ(a_->source_request().job, "orders");
+  EXPECT_EQ(a_->source_request().skip_origin, "megasync_orders_a");
+  EXPECT_EQ(b_->source_request().job, "orders_reverse");
+  EXPECT_EQ(b_->source_request().skip_origin, "megasync_orders_b");
+  EXPECT_EQ(a_->sink_request().origin, "megasync_orders_a");
+  EXPECT_EQ(b_->sink_request().origin, "megasync_orders_b");
+  EXPECT_EQ(b_->sink_request().version_column, "v");
+  // b wins ties: what comes from b wins at a, what comes from a loses at b.
+  EXPECT_TRUE(a_->sink_request().incoming_wins_ties);
+  EXPECT_FALSE(b_->sink_request().incoming_wins_ties);
+  {
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(std::count(conflicts.begin(), conflicts.end(), "a"), into_a_.applies.load());
+    EXPECT_EQ(std::count(conflicts.begin(), conflicts.end(), "b"), into_b_.applies.load());
+  }
+
+  // Nothing new on either side: nothing applied.
+  ASSERT_TRUE(run(job));
+  EXPECT_EQ(into_b_.applied.size(), 10u);
+  EXPECT_EQ(into_a_.applied.size(), 5u);
+}
+
+TEST_F(PairTest, AFailingDirectionFailsTheRunNamingIt) {
+  into_a_.fail_at = 1;
+  RecordSyncJob job = make_job();
+  Status status = run(job);
+  ASSERT_FALSE(status);
+  EXPECT_NE(status.error().message().find("b to a"), std::string::npos) << status.error().message();
+  EXPECT_NE(status.error().message().find("disk full"), std::string::npos);
+  EXPECT_FALSE(checkpoint("a"));
 }
 
 }  // namespace
