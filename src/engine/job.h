@@ -71,6 +71,10 @@ struct RunContext {
   int attempt = 1;
   Deadline deadline = Deadline::never();
   CancelToken cancel;  // set on shutdown and when the deadline passes
+  // Set when the daemon stops or the job is retired, before the grace period:
+  // a run that would keep streaming ends as if caught up (finishing what it
+  // read) instead of waiting to be cancelled.
+  CancelToken wind_down;
   RunProgress* progress = nullptr;
   state::StateStore* store = nullptr;
   events::Bus* events = nullptr;

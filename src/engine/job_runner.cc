@@ -255,6 +255,7 @@ RunSummary JobRunner::execute(const std::string& trigger, bool dry_run) {
     ctx.events = services_.events;
     ctx.metrics = services_.metrics;
     ctx.dry_run = dry_run;
+    ctx.wind_down = stop_waiting_.token();
     AttemptLimits limits;
     limits.deadline = deadline;
     limits.abandon_grace = abandon_grace_for(config_.timeout);

@@ -108,7 +108,9 @@ class JobRunner {
   std::int64_t failures_in_a_row_ = 0;
   std::map<std::string, std::int64_t> outcome_counts_;
   std::shared_ptr<std::atomic<int>> abandoned_threads_ = std::make_shared<std::atomic<int>>(0);
-  CancelSource stop_waiting_;  // cancelled by stop() to end backoff waits
+  // Cancelled by stop(): ends backoff waits, and winds streaming runs down
+  // (RunContext::wind_down).
+  CancelSource stop_waiting_;
   CancelSource hard_stop_;     // cancelled by stop() when its grace has passed
   bool loop_done_ = false;
   std::mt19937_64 rng_;

@@ -61,6 +61,12 @@ std::vector<config::OptionSpec> record_options() {
                  .type = OptionType::kEndpoint,
                  .description = "Bidirectional: the endpoint whose row stays when both sides hold "
                                 "the same version. Default: the source."},
+      OptionSpec{.name = "stream",
+                 .type = OptionType::kBool,
+                 .description = "Apply changes as they arrive (sub-second lag from a CDC source): "
+                                "each run stays open for one interval, then verifies and the "
+                                "next run begins at once. false: each run stops once caught up.",
+                 .default_value = "false"},
       OptionSpec{.name = "verify_interval",
                  .type = OptionType::kDuration,
                  .description = "After a run, compare the targets with the source (row counts and "
@@ -176,6 +182,22 @@ engine::JobKind make_kind(const KindDefaults& defaults) {
     options.batch_size = job.batch_size > 0 ? static_cast<std::size_t>(job.batch_size) : 1000;
     options.queue_batches = static_cast<std::size_t>(job.options.integer("queue_batches"));
     options.stop_when_caught_up = job.interval.count() > 0;
+    if (job.options.boolean("stream")) {
+      if (job.interval.count() == 0) {
+        return make_error(ErrorCode::kInvalidConfig,
+                          "job {}: stream: true streams for one interval per run; give the job "
+                          "an interval (for example 30s)",
+                          job.name);
+      }
+      if (job.timeout.count() > 0 && job.timeout <= job.interval) {
+        return make_error(ErrorCode::kInvalidConfig,
+                          "job {}: stream: true keeps each run open for its interval ({}); the "
+                          "timeout ({}) must be longer",
+                          job.name, format_duration(job.interval), format_duration(job.timeout));
+      }
+      options.stop_when_caught_up = false;
+      options.stream_for = job.interval;
+    }
     options.verify_interval = job.options.duration("verify_interval");
     std::vector<config::Options> entries;
     if (job.options.has("transforms")) {

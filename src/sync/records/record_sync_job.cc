@@ -477,6 +477,26 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx, const Flow& flow, const
     return with_context(source.release(*lowest), source_context + ": release");
   };
 
+  // A streaming run (`stream: true`) reads for stream_for once past its
+  // snapshot, then ends so the next run verifies and reopens; a periodic run
+  // ends once caught up, and so do the extra pass of a verification and
+  // `megasync sync` of a streaming job.
+  const bool settle =
+      settling_pass_ || (options_.stream_for.count() > 0 && ctx.trigger == "cli");
+  const bool stop_when_caught_up = options_.stop_when_caught_up || settle;
+  // Past the snapshot (a snapshot is not cut short by a wind-down: its grace
+  // period may let it finish).
+  bool streaming = false;
+  std::optional<Deadline> stream_end;
+  auto start_streaming = [&] {
+    streaming = true;
+    if (!stream_end && options_.stream_for.count() > 0 && !settle) {
+      stream_end = Deadline::after(options_.stream_for);
+    }
+  };
+  if (start->resume) {
+    start_streaming();
+  }
   std::optional<Error> source_error;
   bool cancelled = false;
   while (true) {
@@ -489,12 +509,14 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx, const Flow& flow, const
       any_failed = any_failed || worker->error().has_value();
     }
     // A failed target stops reading: the others finish what is queued for them.
-    if (any_failed || ctx.deadline.expired() || (hooks.stop != nullptr && hooks.stop->load())) {
+    if (any_failed || ctx.deadline.expired() || (hooks.stop != nullptr && hooks.stop->load()) ||
+        (stream_end && stream_end->expired()) || (streaming && ctx.wind_down.cancelled())) {
       break;
     }
-    const Deadline until = options_.stop_when_caught_up
-                               ? Deadline::after(std::chrono::milliseconds(0))
-                               : Deadline::after(std::chrono::seconds(1)).min(ctx.deadline);
+    const Deadline until =
+        stop_when_caught_up ? Deadline::after(std::chrono::milliseconds(0))
+                            : Deadline::after(std::chrono::seconds(1))
+                                  .min(stream_end.value_or(ctx.deadline).min(ctx.deadline));
     Result<std::optional<Batch>> next =
         source.next(until, std::max<std::size_t>(options_.batch_size, 1));
     if (!next) {
@@ -505,13 +527,17 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx, const Flow& flow, const
       if (ctx.progress != nullptr) {
         ctx.progress->set_phase("streaming");
       }
-      if (options_.stop_when_caught_up) {
+      if (stop_when_caught_up) {
         break;
       }
+      start_streaming();
       (void)release();
       continue;
     }
     Batch& batch = **next;
+    if (!batch.snapshot) {
+      start_streaming();
+    }
     bool replay_after = false;
     if (batch.snapshot && !start->resume) {
       if (!*marker && !batch.changes.empty() && !batch.changes.front().position.empty()) {

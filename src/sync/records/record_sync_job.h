@@ -49,6 +49,9 @@ struct RecordSyncOptions {
   // Periodic jobs stop once the source has nothing new; a continuous job
   // (interval 0) keeps polling until its deadline or cancellation.
   bool stop_when_caught_up = true;
+  // `stream: true`: a run keeps reading as changes arrive for this long once
+  // past its snapshot (the job's interval), then ends; zero: see above.
+  Duration stream_for{0};
   // After a run that caught up, compare every target with the source (counts
   // and checksums) when this long passed since the last comparison; zero: never.
   Duration verify_interval{0};
@@ -154,6 +157,9 @@ class RecordSyncJob : public engine::Job {
   std::function<transforms::Chain()> make_transforms_;
   std::optional<SteadyTime> last_verified_;  // job thread only
   std::vector<FlowState> flow_states_;       // one per flow; see FlowState
+  // The extra pass of verify_after_run: it ends once caught up, even when the
+  // job streams. Set on the job thread while no flow runs.
+  bool settling_pass_ = false;
   bool warned_blind_ = false;  // the warning about a source blind to deletes; job thread only
 
   mutable std::mutex mutex_;  // guards what describe() reads

@@ -453,8 +453,9 @@ void RecordSyncJob::verify_after_run(engine::RunContext& ctx) {
   // A source that cannot see deletes leaves them to this comparison, which
   // then repairs what differs; after one more pass when the job has one, so
   // that only what the source could not send is repaired.
+  const bool settles = options_.stop_when_caught_up || options_.stream_for.count() > 0;
   Result<std::vector<TargetVerdict>> verdicts =
-      check_targets(ctx, options_.stop_when_caught_up ? Repair::kNone : Repair::kIfBlind);
+      check_targets(ctx, settles ? Repair::kNone : Repair::kIfBlind);
   bool all_equal = verdicts.has_value();
   if (verdicts) {
     for (const TargetVerdict& verdict : *verdicts) {
@@ -463,8 +464,11 @@ void RecordSyncJob::verify_after_run(engine::RunContext& ctx) {
   }
   // Rows written at the source since the pass make a target look behind; one
   // more pass and a second comparison tell that from a real divergence.
-  if (verdicts && !all_equal && options_.stop_when_caught_up) {
-    if (Status s = pass(ctx); s) {
+  if (verdicts && !all_equal && settles) {
+    settling_pass_ = true;
+    Status s = pass(ctx);
+    settling_pass_ = false;
+    if (s) {
       verdicts = check_targets(ctx, Repair::kIfBlind);
     }
   }
