@@ -111,7 +111,7 @@ class JobRunner {
   // Cancelled by stop(): ends backoff waits, and winds streaming runs down
   // (RunContext::wind_down).
   CancelSource stop_waiting_;
-  CancelSource hard_stop_;     // cancelled by stop() when its grace has passed
+  CancelSource hard_stop_;  // cancelled by stop() when its grace has passed
   bool loop_done_ = false;
   std::mt19937_64 rng_;
 };
