@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "engine/daemon.h"
+
 namespace megasync::app {
 
 inline constexpr int kExitOk = 0;
@@ -19,7 +21,8 @@ struct GlobalOptions {
   std::string log_format;  // empty: from the config
 };
 
-int command_run(const GlobalOptions& global, const std::string& config_path);
+int command_run(const GlobalOptions& global, const std::string& config_path,
+                engine::DaemonOptions options);
 int command_check(const GlobalOptions& global, const std::string& config_path);
 int command_sync(const GlobalOptions& global, const std::string& config_path,
                  const std::string& job, bool dry_run);

@@ -24,6 +24,10 @@ int main(int argc, char** argv) {
   std::string config_path = "megasync.yaml";
   auto* run = app.add_subcommand("run", "Run the daemon in the foreground.");
   run->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
+  bool drop_slots = false;
+  run->add_flag("--drop-slots", drop_slots,
+                "Drop the replication slots of jobs removed from the configuration (without it "
+                "they are only reported)");
 
   auto* check = app.add_subcommand("check", "Validate a configuration and exit (0 valid, 2 not).");
   check->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
@@ -75,7 +79,7 @@ int main(int argc, char** argv) {
   }
 
   if (*run)
-    return command_run(global, config_path);
+    return command_run(global, config_path, {.drop_slots = drop_slots});
   if (*check)
     return command_check(global, config_path);
   if (*sync)

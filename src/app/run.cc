@@ -37,7 +37,8 @@ void reload(engine::Daemon& daemon, const std::string& path) {
 
 }  // namespace
 
-int command_run(const GlobalOptions& global, const std::string& config_path) {
+int command_run(const GlobalOptions& global, const std::string& config_path,
+                engine::DaemonOptions options) {
   // Signals are taken synchronously on this thread: block them before any other
   // thread exists so that every thread inherits the mask.
   sigset_t signals;
@@ -55,7 +56,7 @@ int command_run(const GlobalOptions& global, const std::string& config_path) {
   if (!setup_logging_for(global, config.get())) {
     return kExitInvalid;
   }
-  engine::Daemon daemon(registry(), config);
+  engine::Daemon daemon(registry(), config, options);
   Status started = daemon.start();
   if (!started) {
     spdlog::critical("cannot start: {}", started.error().message());

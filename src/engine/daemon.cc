@@ -1,7 +1,10 @@
 #include "engine/daemon.h"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
+
+#include <set>
 
 #include "api/listen_address.h"
 #include "core/redact.h"
@@ -24,8 +27,12 @@ nlohmann::json event_json(const state::EventRecord& event) {
 
 }  // namespace
 
-Daemon::Daemon(const Registry& registry, std::shared_ptr<const config::Config> config)
-    : registry_(registry), config_(std::move(config)), started_at_(WallClock::now()) {}
+Daemon::Daemon(const Registry& registry, std::shared_ptr<const config::Config> config,
+               DaemonOptions options)
+    : registry_(registry),
+      config_(std::move(config)),
+      options_(options),
+      started_at_(WallClock::now()) {}
 
 Daemon::~Daemon() {
   stop();
@@ -114,6 +121,7 @@ Status Daemon::start() {
     for (auto& [name, runner] : runners_) {
       runner->start();
     }
+    retired_generation_ = 1;
   }
   health_->start();
   maintenance_ = std::thread([this] { maintenance_loop(); });
@@ -230,7 +238,10 @@ Status Daemon::reload(std::shared_ptr<const config::Config> next) {
       runner->start();
       runners_[name] = std::move(runner);
     }
+    ++retired_generation_;  // the removed jobs' runs are over: look for what they left
   }
+  { std::lock_guard wake(maintenance_mutex_); }
+  maintenance_wake_.notify_all();
   health_->set_endpoints(*endpoints);
   health_->set_timing(next->daemon.monitoring_interval, next->daemon.probe_timeout);
   if (router_) {
@@ -309,21 +320,100 @@ int Daemon::abandoned_runs() const {
 
 void Daemon::maintenance_loop() {
   std::unique_lock lock(maintenance_mutex_);
+  auto generation = [this] {
+    std::lock_guard config_lock(mutex_);
+    return retired_generation_;
+  };
+  SteadyTime next_prune = SteadyClock::now();
+  std::uint64_t checked = 0;  // the generation retired jobs were last looked for in
   while (!stopped_) {
     std::shared_ptr<const config::Config> config;
+    EndpointMap endpoints;
+    std::uint64_t current = 0;
     {
       std::lock_guard config_lock(mutex_);
       config = config_;
+      endpoints = endpoints_;
+      current = retired_generation_;
     }
-    const WallTime now = WallClock::now();
-    auto pruned = store_->prune(now - config->state.events_retention, config->state.events_max,
-                                now - config->state.runs_retention);
-    if (!pruned) {
-      spdlog::warn("state store maintenance: {}", pruned.error().message());
-    } else if (*pruned > 0) {
-      spdlog::debug("state store maintenance: pruned {} row(s)", *pruned);
+    if (SteadyClock::now() >= next_prune) {
+      const WallTime now = WallClock::now();
+      auto pruned = store_->prune(now - config->state.events_retention, config->state.events_max,
+                                  now - config->state.runs_retention);
+      if (!pruned) {
+        spdlog::warn("state store maintenance: {}", pruned.error().message());
+      } else if (*pruned > 0) {
+        spdlog::debug("state store maintenance: pruned {} row(s)", *pruned);
+      }
+      next_prune = SteadyClock::now() + kMaintenanceEvery;
     }
-    maintenance_wake_.wait_for(lock, kMaintenanceEvery, [&] { return stopped_.load(); });
+    if (current != checked) {
+      checked = current;
+      lock.unlock();  // reaches servers: stop() must not wait on the mutex meanwhile
+      check_retired_jobs(*config, endpoints);
+      lock.lock();
+      continue;
+    }
+    maintenance_wake_.wait_until(lock, next_prune,
+                                 [&] { return stopped_.load() || generation() != checked; });
+  }
+}
+
+void Daemon::check_retired_jobs(const config::Config& config, const EndpointMap& endpoints) {
+  auto checkpoints = store_->list_checkpoints("");
+  if (!checkpoints) {
+    spdlog::warn("cannot look for removed jobs: {}", checkpoints.error().message());
+    return;
+  }
+  std::set<std::string> retired;
+  for (const state::Checkpoint& checkpoint : *checkpoints) {
+    if (config.find_job(checkpoint.job) == nullptr) {
+      retired.insert(checkpoint.job);
+    }
+  }
+  for (const std::string& job : retired) {
+    bool released = true;
+    for (const auto& [name, endpoint] : endpoints) {
+      if (stopped_) {
+        return;
+      }
+      Result<std::vector<std::string>> kept = endpoint->retained_for(job);
+      if (!kept) {
+        spdlog::warn(
+            "job {} was removed from the configuration; cannot tell whether endpoint {} still "
+            "keeps anything for it: {}",
+            job, name, redact(kept.error().message()));
+        released = false;
+        continue;
+      }
+      if (!options_.drop_slots) {
+        if (!kept->empty()) {
+          spdlog::warn(
+              "job {} was removed from the configuration, but endpoint {} still keeps {} for "
+              "it; restart with `megasync run --drop-slots` to drop it, or add the job back",
+              job, name, fmt::join(*kept, ", "));
+          bus_->publish("source.slot_orphaned", "warning", job, name, {{"retained", *kept}});
+        }
+        continue;
+      }
+      if (Status s = endpoint->release_job(job); !s) {
+        spdlog::warn("job {} was removed from the configuration; --drop-slots: endpoint {}: {}",
+                     job, name, redact(s.error().message()));
+        released = false;
+        continue;
+      }
+      if (!kept->empty()) {
+        spdlog::info("job {} was removed from the configuration; dropped at endpoint {}: {}", job,
+                     name, fmt::join(*kept, ", "));
+        bus_->publish("source.slot_dropped", "info", job, name, {{"dropped", *kept}});
+      }
+    }
+    if (options_.drop_slots && released) {
+      // Forgotten: added back, the job starts from a fresh snapshot.
+      if (Status s = store_->delete_checkpoints(job); !s) {
+        spdlog::warn("job {}: cannot forget its checkpoints: {}", job, s.error().message());
+      }
+    }
   }
 }
 

@@ -31,9 +31,16 @@
 
 namespace megasync::engine {
 
+struct DaemonOptions {
+  // `megasync run --drop-slots`: what endpoints keep for jobs removed from the
+  // configuration (replication slots) is dropped rather than only reported.
+  bool drop_slots = false;
+};
+
 class Daemon : public api::Backend {
  public:
-  Daemon(const Registry& registry, std::shared_ptr<const config::Config> config);
+  Daemon(const Registry& registry, std::shared_ptr<const config::Config> config,
+         DaemonOptions options = {});
   ~Daemon() override;
 
   // Opens the state store, builds endpoints and jobs, starts the health monitor,
@@ -72,9 +79,16 @@ class Daemon : public api::Backend {
   RunnerServices services();
   std::string aggregate_health();
   void maintenance_loop();
+  // Jobs the state store has checkpoints for that `config` no longer has:
+  // what the endpoints still keep for them (Endpoint::retained_for) is
+  // reported (source.slot_orphaned), or with drop_slots released
+  // (source.slot_dropped) and the job's checkpoints forgotten. Runs on the
+  // maintenance thread after start and after each reload.
+  void check_retired_jobs(const config::Config& config, const EndpointMap& endpoints);
 
   const Registry& registry_;
   std::shared_ptr<const config::Config> config_;
+  const DaemonOptions options_;
   WallTime started_at_;
 
   std::unique_ptr<state::StateStore> store_;
@@ -92,6 +106,10 @@ class Daemon : public api::Backend {
   mutable std::mutex mutex_;  // guards config_, endpoints_, runners_
   EndpointMap endpoints_;
   std::map<std::string, std::unique_ptr<JobRunner>> runners_;
+  // Bumped when jobs may have been removed (start, and a reload once the
+  // removed jobs' runs ended); the maintenance thread then looks for what
+  // they left (check_retired_jobs).
+  std::uint64_t retired_generation_ = 0;
   std::mutex control_mutex_;  // serialises start/reload/stop
 
   std::mutex maintenance_mutex_;

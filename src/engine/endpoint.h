@@ -91,6 +91,23 @@ class Endpoint {
   // honours SinkRequest's origin and version column and its source honours
   // SourceRequest::skip_origin.
   virtual bool pairs_bidirectionally() const { return false; }
+
+  // What the endpoint's server keeps for `job` between runs at a cost (a
+  // PostgreSQL replication slot retains WAL until it is dropped), one line
+  // each, naming it and what it holds. Asked about jobs removed from the
+  // configuration; empty when it keeps nothing.
+  virtual Result<std::vector<std::string>> retained_for(const std::string& job) {
+    (void)job;
+    return std::vector<std::string>{};
+  }
+  // Drops all of it, and whatever else the endpoint keeps for the job (a
+  // publication, checkpoint rows), for `megasync run --drop-slots`. Ok when
+  // there was nothing.
+  virtual Status release_job(const std::string& job) {
+    (void)job;
+    return ok();
+  }
+
   virtual Result<std::shared_ptr<ObjectStore>> object_store() {
     return make_error(ErrorCode::kInvalidConfig, "a {} endpoint is not an object store", type());
   }

@@ -185,8 +185,10 @@ class Daemon:
     """
 
     def __init__(self, workdir: str, config: Callable[[int], str], *,
-                 env: Optional[dict] = None, config_name: str = "megasync.yaml"):
+                 env: Optional[dict] = None, config_name: str = "megasync.yaml",
+                 args: Optional[list] = None):
         self.workdir = workdir
+        self.args = list(args or [])  # more arguments of `megasync run`
         self.config_fn = config
         self.env = env
         self.config_path = os.path.join(workdir, config_name)
@@ -215,7 +217,7 @@ class Daemon:
     def _spawn(self) -> None:
         with open(self.stderr_path, "ab") as err, open(self.stdout_path, "ab") as out:
             self.proc = subprocess.Popen(
-                [BINARY, "run", "-c", self.config_path], cwd=self.workdir, env=child_env(self.env),
+                [BINARY, "run", "-c", self.config_path, *self.args], cwd=self.workdir, env=child_env(self.env),
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
         self.exit_code = None
 

@@ -58,6 +58,12 @@ class PostgresEndpoint : public engine::Endpoint {
   // Replication origins and last-writer-wins upserts (README "Bidirectional
   // pairs"); not in `mode: poll`, which cannot tell its own writes apart.
   bool pairs_bidirectionally() const override { return options_.mode != "poll"; }
+  // The job's replication slots (its own and a pair's reverse one) in this
+  // database, with the WAL each retains; release_job drops them (ending the
+  // walsender still attached to one), their publications and the job's rows
+  // in _megasync_checkpoints.
+  Result<std::vector<std::string>> retained_for(const std::string& job) override;
+  Status release_job(const std::string& job) override;
 
   const PostgresOptions& options() const { return options_; }
 

@@ -481,8 +481,7 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx, const Flow& flow, const
   // snapshot, then ends so the next run verifies and reopens; a periodic run
   // ends once caught up, and so do the extra pass of a verification and
   // `megasync sync` of a streaming job.
-  const bool settle =
-      settling_pass_ || (options_.stream_for.count() > 0 && ctx.trigger == "cli");
+  const bool settle = settling_pass_ || (options_.stream_for.count() > 0 && ctx.trigger == "cli");
   const bool stop_when_caught_up = options_.stop_when_caught_up || settle;
   // Past the snapshot (a snapshot is not cut short by a wind-down: its grace
   // period may let it finish).
@@ -513,10 +512,10 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx, const Flow& flow, const
         (stream_end && stream_end->expired()) || (streaming && ctx.wind_down.cancelled())) {
       break;
     }
-    const Deadline until =
-        stop_when_caught_up ? Deadline::after(std::chrono::milliseconds(0))
-                            : Deadline::after(std::chrono::seconds(1))
-                                  .min(stream_end.value_or(ctx.deadline).min(ctx.deadline));
+    const Deadline until = stop_when_caught_up
+                               ? Deadline::after(std::chrono::milliseconds(0))
+                               : Deadline::after(std::chrono::seconds(1))
+                                     .min(stream_end.value_or(ctx.deadline).min(ctx.deadline));
     Result<std::optional<Batch>> next =
         source.next(until, std::max<std::size_t>(options_.batch_size, 1));
     if (!next) {
