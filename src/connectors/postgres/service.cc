@@ -1,6 +1,7 @@
 #include "connectors/postgres/service.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
@@ -73,6 +74,11 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& conninfo
     return make_error(permanent ? ErrorCode::kPermanent : ErrorCode::kRetryable,
                       "cannot connect to postgres: {}{}", message, hint);
   }
+  // Server notices ("relation ... already exists, skipping") go to the debug
+  // log rather than libpq's default, stderr.
+  PQsetNoticeProcessor(
+      conn, [](void*, const char* message) { spdlog::debug("postgres: {}", trimmed(message)); },
+      nullptr);
   return std::unique_ptr<Connection>(new Connection(conn));
 }
 
