@@ -20,13 +20,15 @@ Position pos(int n) {
 // A source of `count` batches of one change each; batch 1 is a snapshot batch
 // without an end, batch 2 ends the snapshot.
 struct SourceLog {
-  int count = 10;
+  std::atomic<int> count{10};  // grows while a streaming run reads
   std::atomic<int> reads{0};
   std::mutex mutex;
   std::vector<Position> released;
   std::atomic<int>* applied_by_slow = nullptr;  // for the backpressure check
   int max_ahead = 0;                            // reads minus the slow target's applies
 };
+
+constexpr std::chrono::milliseconds kIdleWait{5};
 
 class FakeSource : public RecordSource {
  public:
@@ -42,8 +44,10 @@ class FakeSource : public RecordSource {
     next_ = resume ? std::stoi(*resume) + 1 : 1;
     return ok();
   }
-  Result<std::optional<Batch>> next(Deadline, std::size_t) override {
+  Result<std::optional<Batch>> next(Deadline until, std::size_t) override {
     if (next_ > log_->count) {
+      // As a real source waits for changes (briefly: until may be far off).
+      std::this_thread::sleep_until(std::min(until.at(), SteadyClock::now() + kIdleWait));
       return std::optional<Batch>();
     }
     ++log_->reads;
@@ -128,8 +132,10 @@ class FakeEndpoint : public engine::Endpoint {
 
 class RecordSyncJobTest : public ::testing::Test {
  protected:
-  RecordSyncJob make_job(std::size_t queue) {
+  RecordSyncJob make_job(std::size_t queue, Duration stream_for = Duration{0}) {
     RecordSyncOptions options;
+    options.stop_when_caught_up = stream_for.count() == 0;
+    options.stream_for = stream_for;
     options.job = "orders";
     options.source_name = "src";
     options.source = std::make_shared<FakeEndpoint>(&log_, nullptr);
@@ -232,6 +238,54 @@ TEST_F(RecordSyncJobTest, ATargetWithoutACheckpointMakesEveryTargetSnapshotAgain
   ASSERT_TRUE(run(job));
   EXPECT_EQ(bad_.applied.size(), 20u);
   EXPECT_EQ(fast_.applied.size(), 20u);  // re-applied: harmless, apply is idempotent
+}
+
+TEST_F(RecordSyncJobTest, AStreamingRunAppliesWhatArrivesUntilItsWindowEnds) {
+  RecordSyncJob job = make_job(2, std::chrono::milliseconds(400));
+  std::thread writer([this] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    log_.count = 15;  // arrives while the run streams
+  });
+  const SteadyTime started = SteadyClock::now();
+  Status status = run(job);
+  writer.join();
+  ASSERT_TRUE(status);
+  EXPECT_GE(SteadyClock::now() - started, std::chrono::milliseconds(400));
+  EXPECT_EQ(fast_.applied, range(1, 15));
+  EXPECT_EQ(checkpoint("fast"), pos(15));
+}
+
+TEST_F(RecordSyncJobTest, AStreamingRunEndsAtOnceWhenWoundDown) {
+  RecordSyncJob job = make_job(2, std::chrono::hours(1));
+  engine::RunContext ctx;
+  ctx.job = "orders";
+  ctx.store = store_.get();
+  ctx.deadline = Deadline::after(std::chrono::seconds(30));  // a regression fails, not hangs
+  CancelSource wind_down;
+  ctx.wind_down = wind_down.token();
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    wind_down.cancel();
+  });
+  const SteadyTime started = SteadyClock::now();
+  Status status = job.run(ctx);
+  stopper.join();
+  ASSERT_TRUE(status);  // ended as if caught up, not cancelled
+  EXPECT_LT(SteadyClock::now() - started, std::chrono::seconds(10));
+  EXPECT_EQ(fast_.applied, range(1, 10));
+}
+
+TEST_F(RecordSyncJobTest, SyncFromTheCommandLineOfAStreamingJobStopsWhenCaughtUp) {
+  RecordSyncJob job = make_job(2, std::chrono::hours(1));
+  engine::RunContext ctx;
+  ctx.job = "orders";
+  ctx.trigger = "cli";
+  ctx.store = store_.get();
+  ctx.deadline = Deadline::after(std::chrono::seconds(30));  // a regression fails, not hangs
+  const SteadyTime started = SteadyClock::now();
+  ASSERT_TRUE(job.run(ctx));
+  EXPECT_LT(SteadyClock::now() - started, std::chrono::seconds(10));  // not streaming for an hour
+  EXPECT_EQ(fast_.applied, range(1, 10));
 }
 
 TEST_F(RecordSyncJobTest, CancelledRunReturnsCancelled) {
