@@ -98,6 +98,9 @@ Status write_marker(state::StateStore* store, const std::string& job, const std:
 }
 
 constexpr auto kLagEvery = std::chrono::seconds(10);
+// Time a streaming run keeps before its deadline to finish (apply what is
+// queued, release, export metrics).
+constexpr auto kStreamMargin = std::chrono::seconds(5);
 
 }  // namespace
 
@@ -490,7 +493,12 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx, const Flow& flow, const
   auto start_streaming = [&] {
     streaming = true;
     if (!stream_end && options_.stream_for.count() > 0 && !settle) {
+      // A retried attempt streams only what is left before the run's deadline,
+      // less a margin to finish, so that a run that streamed is never timed out.
       stream_end = Deadline::after(options_.stream_for);
+      if (ctx.deadline.at() != SteadyTime::max()) {
+        stream_end = stream_end->min(Deadline(ctx.deadline.at() - kStreamMargin));
+      }
     }
   };
   if (start->resume) {
