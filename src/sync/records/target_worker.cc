@@ -1,11 +1,17 @@
 #include "sync/records/target_worker.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "engine/job.h"
 #include "state/state_store.h"
 
 namespace megasync::sync::records {
+namespace {
+
+constexpr std::chrono::seconds kSaveCheckpointEvery{1};
+
+}  // namespace
 
 TargetWorker::TargetWorker(TargetSettings settings, std::unique_ptr<RecordSink> sink)
     : settings_(std::move(settings)), sink_(std::move(sink)), durable_(settings_.durable) {
@@ -64,6 +70,8 @@ void TargetWorker::loop() {
       if (queue_.empty() || abandon_ || error_) {
         queue_.clear();
         changed_.notify_all();
+        lock.unlock();
+        save_checkpoint();
         return;
       }
       batch = std::move(queue_.front());
@@ -104,8 +112,35 @@ Status TargetWorker::apply(const Batch& batch) {
   if (batch.end.empty() || settings_.store == nullptr) {
     return ok();
   }
+  if (sink_->keeps_checkpoints()) {
+    // The sink committed this checkpoint with the batch and reads it back at
+    // the next start; the state store's copy (status, events) is written at
+    // most every second and when the worker ends, rather than once per batch,
+    // each a sync of the state file.
+    unsaved_checkpoint_ = batch.end;
+    const SteadyTime now = SteadyClock::now();
+    if (last_saved_ && now - *last_saved_ < kSaveCheckpointEvery) {
+      return ok();
+    }
+    last_saved_ = now;
+    unsaved_checkpoint_.reset();
+  }
   return with_context(settings_.store->put_checkpoint(settings_.job, settings_.target, batch.end),
                       "write checkpoint");
+}
+
+void TargetWorker::save_checkpoint() {
+  if (!unsaved_checkpoint_ || settings_.store == nullptr) {
+    return;
+  }
+  if (Status s =
+          settings_.store->put_checkpoint(settings_.job, settings_.target, *unsaved_checkpoint_);
+      !s) {
+    // Not lost: the sink holds the checkpoint itself.
+    spdlog::warn("job {}: target {}: state store copy of the checkpoint: {}", settings_.job,
+                 settings_.target, s.error().message());
+  }
+  unsaved_checkpoint_.reset();
 }
 
 }  // namespace megasync::sync::records

@@ -60,6 +60,8 @@ class TargetWorker {
  private:
   void loop();
   Status apply(const Batch& batch);
+  // Writes the checkpoint apply() left unsaved (worker thread).
+  void save_checkpoint();
 
   TargetSettings settings_;
   std::unique_ptr<RecordSink> sink_;
@@ -70,6 +72,10 @@ class TargetWorker {
   bool abandon_ = false;
   std::optional<Error> error_;
   std::optional<Position> durable_;
+  // A sink that keeps its own checkpoints: the state store's copy, written at
+  // most every second. Worker thread only.
+  std::optional<Position> unsaved_checkpoint_;
+  std::optional<SteadyTime> last_saved_;
   std::thread thread_;
 };
 
