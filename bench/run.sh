@@ -13,7 +13,8 @@
 #   BENCH_BATCH_SIZE    batch_size of the database job (default: the job kind's default)
 #   BENCH_TRANSFERS     transfers of the storage job (default: the job kind's default)
 #   BENCH_IDLE_SECONDS  how long the daemon idles before RSS is read (default 10)
-#   BENCH_ONLY          space-separated subset of: sqlite fs idle (default all three)
+#   BENCH_ONLY          space-separated subset of: sqlite fs idle pg (default all four)
+#   BENCH_PG_*          the PostgreSQL workloads (pg), see bench/postgres.sh
 #   BENCH_KEEP=1        keep the temporary work folder (its path is printed)
 set -euo pipefail
 
@@ -23,7 +24,7 @@ cd "$repo"
 rows="${BENCH_ROWS:-1000000}"
 files="${BENCH_FILES:-10000}"
 idle_seconds="${BENCH_IDLE_SECONDS:-10}"
-only="${BENCH_ONLY:-sqlite fs idle}"
+only="${BENCH_ONLY:-sqlite fs idle pg}"
 bin="${MEGASYNC_BIN:-build/release/megasync}"
 
 if [ ! -x "$bin" ]; then
@@ -292,6 +293,16 @@ log "work folder $work"
 if want sqlite; then bench_sqlite; fi
 if want fs; then bench_fs; fi
 if want idle; then bench_idle; fi
+# 4. PostgreSQL CDC: its own script (own servers, own cleanup); its lines join the table.
+if want pg; then
+  pg_status=0
+  pg_lines="$(MEGASYNC_BIN="$bin" BENCH_WORK="$work" BENCH_TABLE_ONLY=1 "$repo/bench/postgres.sh")" ||
+    pg_status=$?
+  [ "$pg_status" -eq 0 ] || failed=1
+  while IFS= read -r line; do
+    [ -n "$line" ] && results+=("$line")
+  done <<<"$pg_lines"
+fi
 
 echo
 printf '%-34s %-14s %-14s %s\n' workload megasync baseline "ratio (megasync speed / baseline speed)"

@@ -13,6 +13,50 @@
 namespace megasync::connectors::postgres {
 namespace {
 
+constexpr std::size_t kCopyChunk = 64 * 1024;  // bytes of COPY data sent at once
+
+// Writes rows in COPY text form for `columns` of `schema`: JSON arrays into
+// array columns as array literals, dates and timestamps with BC years in
+// PostgreSQL's form, everything else by append_copy_value.
+class RowEncoder {
+ public:
+  RowEncoder(const CollectionSchema& schema, const std::vector<std::string>& columns,
+             const std::set<std::string>& arrays) {
+    for (const std::string& column : columns) {
+      is_array_.push_back(arrays.contains(column));
+      const Column* described = schema.column(column);
+      const ColumnType type = described != nullptr ? described->type : ColumnType::kText;
+      is_time_.push_back(type == ColumnType::kDate || type == ColumnType::kTimestamp ||
+                         type == ColumnType::kTimestampTz);
+    }
+  }
+
+  // One row; `values` in the order of the columns.
+  void append(const std::vector<const Value*>& values, std::string& data) const {
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (i > 0) {
+        data += '\t';
+      }
+      const Value& value = *values[i];
+      const auto* text = std::get_if<std::string>(&value);
+      if (text != nullptr && is_array_[i]) {
+        // Not a JSON array: written as it is.
+        std::optional<std::string> literal = json_to_array_literal(*text);
+        append_copy_value(literal ? Value(*std::move(literal)) : value, data);
+      } else if (text != nullptr && is_time_[i]) {
+        append_copy_value(Value(iso_to_pg_input(*text)), data);
+      } else {
+        append_copy_value(value, data);
+      }
+    }
+    data += '\n';
+  }
+
+ private:
+  std::vector<bool> is_array_;
+  std::vector<bool> is_time_;
+};
+
 std::string join_quoted(const std::vector<std::string>& names, std::string_view prefix = "") {
   std::string out;
   for (const std::string& name : names) {
@@ -189,7 +233,16 @@ Status PostgresSink::apply(const Batch& batch) {
     return fail(s.error().with_context("apply batch"));
   }
   conflicts_.clear();
-  Status applied = apply_in_transaction(batch);
+  Status applied = ok();
+  if (batch.snapshot && batch.end.empty()) {
+    // A snapshot batch before the last carries no checkpoint: nothing resumes
+    // from it, a crash starts the snapshot again. Its commit need not wait
+    // for the WAL flush; the last batch's (synchronous) commit flushes it.
+    applied = db_->exec("SET LOCAL synchronous_commit = off");
+  }
+  if (applied) {
+    applied = apply_in_transaction(batch);
+  }
   if (applied) {
     applied = db_->exec("COMMIT");
   }
@@ -210,8 +263,19 @@ Status PostgresSink::apply(const Batch& batch) {
 }
 
 Status PostgresSink::apply_in_transaction(const Batch& batch) {
+  std::set<std::string> copied;  // tables whose rows went straight in
+  if (batch.snapshot) {
+    Result<std::set<std::string>> done = copy_snapshot(batch);
+    if (!done) {
+      return fail(done.error());
+    }
+    copied = std::move(*done);
+  }
   NetChanges pending;
   for (const Change& change : batch.changes) {
+    if (!copied.empty() && copied.contains(change.collection)) {
+      continue;
+    }
     auto schema = schemas_.find(change.collection);
     if (schema == schemas_.end()) {
       return make_error(ErrorCode::kPermanent, "table {} was not prepared", change.collection);
@@ -292,6 +356,134 @@ Result<std::string> PostgresSink::stage(const CollectionSchema& schema,
   return name;
 }
 
+Result<bool> PostgresSink::may_copy_directly(const CollectionSchema& schema) {
+  if (auto known = copy_directly_.find(schema.name); known != copy_directly_.end()) {
+    return known->second;
+  }
+  bool direct = false;
+  if (request_.version_column.empty() && !schema.primary_key.empty()) {
+    std::string keys;
+    for (const std::string& key : schema.primary_key) {
+      keys += (keys.empty() ? "" : ", ") + quote_literal(key);
+    }
+    // A unique, immediate, non-partial index on the key columns and no others:
+    // the one ON CONFLICT (key) relies on, and it rejects a second copy of a row
+    // within the COPY itself.
+    Result<Rows> found = db_->query(
+        fmt::format("SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = $1::regclass "
+                    "AND i.indisunique AND i.indimmediate AND i.indisvalid AND i.indpred IS NULL "
+                    "AND i.indexprs IS NULL AND i.indnatts = {n} AND i.indnkeyatts = {n} "
+                    "AND ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = "
+                    "i.indrelid AND a.attnum = ANY(i.indkey)) @> ARRAY[{keys}]::text[])",
+                    fmt::arg("n", schema.primary_key.size()), fmt::arg("keys", keys)),
+        {qualified_name(schema.name)});
+    if (!found) {
+      return fail(found.error().with_context("look up the key's unique index"));
+    }
+    direct = found->count() == 1 && found->text(0, 0) == "t";
+  }
+  copy_directly_[schema.name] = direct;
+  return direct;
+}
+
+Result<std::set<std::string>> PostgresSink::copy_snapshot(const Batch& batch) {
+  std::set<std::string> copied;
+  // Rows by table, in batch order; only plain upserts carrying the key.
+  std::map<std::string, std::vector<const Change*>> tables;
+  for (const Change& change : batch.changes) {
+    auto schema = schemas_.find(change.collection);
+    if (change.op != Op::kUpsert || schema == schemas_.end() ||
+        change.key.size() != schema->second.primary_key.size()) {
+      return copied;  // the general path says what is wrong, or deals with it
+    }
+    tables[change.collection].push_back(&change);
+  }
+  for (const auto& [name, changes] : tables) {
+    const CollectionSchema& schema = schemas_.at(name);
+    Result<bool> direct = may_copy_directly(schema);
+    if (!direct) {
+      return fail(direct.error());
+    }
+    if (!*direct) {
+      continue;
+    }
+    // Every row must carry the same columns (a snapshot reads them all): the
+    // key, then the other fields in name order.
+    std::vector<std::string> columns = schema.primary_key;
+    for (const auto& [field, value] : changes.front()->fields) {
+      if (std::find(schema.primary_key.begin(), schema.primary_key.end(), field) ==
+          schema.primary_key.end()) {
+        columns.push_back(field);
+      }
+    }
+    const std::size_t keys = schema.primary_key.size();
+    auto same_columns = [&](const Change& change) {
+      std::size_t i = keys;
+      for (const auto& [field, value] : change.fields) {
+        if (std::find(schema.primary_key.begin(), schema.primary_key.end(), field) !=
+            schema.primary_key.end()) {
+          continue;
+        }
+        if (i >= columns.size() || columns[i] != field) {
+          return false;
+        }
+        ++i;
+      }
+      return i == columns.size();
+    };
+    if (!std::all_of(changes.begin(), changes.end(),
+                     [&](const Change* change) { return same_columns(*change); })) {
+      continue;
+    }
+    const RowEncoder encoder(schema, columns, array_columns_[schema.name]);
+    auto produce = [&](const std::function<Status(std::string_view)>& write) -> Status {
+      std::string data;
+      std::vector<const Value*> values(columns.size());
+      for (const Change* change : changes) {
+        std::size_t i = 0;
+        for (; i < keys; ++i) {
+          values[i] = &change->key[i];
+        }
+        for (const auto& [field, value] : change->fields) {
+          if (std::find(schema.primary_key.begin(), schema.primary_key.end(), field) ==
+              schema.primary_key.end()) {
+            values[i++] = &value;
+          }
+        }
+        encoder.append(values, data);
+        if (data.size() >= kCopyChunk) {
+          if (Status s = write(data); !s) {
+            return s;
+          }
+          data.clear();
+        }
+      }
+      return data.empty() ? ok() : write(data);
+    };
+    // Usually into an empty table: one COPY costs the server about half of
+    // staging and upserting. A row already there (a snapshot taken again)
+    // fails the COPY; it is undone to the savepoint, and the table's rows are
+    // folded and upserted from then on.
+    if (Status s = db_->exec("SAVEPOINT megasync_copy"); !s) {
+      return fail(s.error());
+    }
+    if (db_->copy_in(fmt::format("COPY {} ({}) FROM STDIN", qualified_name(schema.name),
+                                 join_quoted(columns)),
+                     produce)) {
+      if (Status s = db_->exec("RELEASE SAVEPOINT megasync_copy"); !s) {
+        return fail(s.error());
+      }
+      copied.insert(name);
+      continue;
+    }
+    if (Status s = db_->exec("ROLLBACK TO SAVEPOINT megasync_copy"); !s) {
+      return fail(s.error());
+    }
+    copy_directly_[schema.name] = false;
+  }
+  return copied;
+}
+
 Status PostgresSink::flush_table(const CollectionSchema& schema, NetRows& rows) {
   auto is_key = [&](const std::string& name) {
     return std::find(schema.primary_key.begin(), schema.primary_key.end(), name) !=
@@ -318,39 +510,29 @@ Status PostgresSink::flush_table(const CollectionSchema& schema, NetRows& rows) 
   const std::set<std::string>& arrays = array_columns_[schema.name];
   auto copy_rows = [&](const std::string& stage_name, const std::vector<std::string>& columns,
                        const std::vector<NetRow*>& group) -> Status {
-    std::vector<bool> is_array;
-    std::vector<bool> is_time;  // dates and timestamps: BC years back to PostgreSQL's form
-    for (const std::string& column : columns) {
-      is_array.push_back(arrays.contains(column));
-      const Column* described = schema.column(column);
-      const ColumnType type = described != nullptr ? described->type : ColumnType::kText;
-      is_time.push_back(type == ColumnType::kDate || type == ColumnType::kTimestamp ||
-                        type == ColumnType::kTimestampTz);
-    }
-    // One row in COPY text form; JSON arrays into array columns as array
-    // literals, BC dates and timestamps in PostgreSQL's form.
+    const RowEncoder encoder(schema, columns, arrays);
+    // The key, then the other fields in name order: the order `columns` was
+    // built in (a delete carries the key only).
+    std::vector<const Value*> values(columns.size());
     auto append_row = [&](const NetRow& row, std::string& data) {
-      for (std::size_t i = 0; i < columns.size(); ++i) {
-        if (i > 0) {
-          data += '\t';
-        }
-        const Value& value = i < schema.primary_key.size() ? row.key[i] : row.fields.at(columns[i]);
-        const auto* text = std::get_if<std::string>(&value);
-        std::optional<std::string> literal;
-        if (is_array[i] && text != nullptr) {
-          literal = json_to_array_literal(*text);  // not a JSON array: written as it is
-        } else if (is_time[i] && text != nullptr) {
-          literal = iso_to_pg_input(*text);
-        }
-        append_copy_value(literal ? Value(*std::move(literal)) : value, data);
+      std::size_t i = 0;
+      for (; i < schema.primary_key.size(); ++i) {
+        values[i] = &row.key[i];
       }
-      data += '\n';
+      for (const auto& [name, value] : row.fields) {
+        if (i < columns.size() && !is_key(name)) {
+          values[i++] = &value;
+        }
+      }
+      encoder.append(values, data);
     };
     auto produce = [&](const std::function<Status(std::string_view)>& write) -> Status {
       std::string data;
       for (const NetRow* row : group) {
         append_row(*row, data);
-        if (data.size() >= (1u << 20)) {
+        // Sent in small pieces: the server parses and inserts one while the
+        // next is encoded.
+        if (data.size() >= kCopyChunk) {
           if (Status s = write(data); !s) {
             return s;
           }

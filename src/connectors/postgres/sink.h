@@ -59,8 +59,17 @@ class PostgresSink : public RecordSink {
  private:
   Status setup_origin();
   Status apply_in_transaction(const Batch& batch);
+  // Snapshot rows of tables that allow it (may_copy_directly) go straight
+  // into the table with one COPY, unfolded; returns those tables. A table
+  // whose COPY fails (a row already there) is left to the general path.
+  Result<std::set<std::string>> copy_snapshot(const Batch& batch);
   Status flush(NetChanges& pending);
   Status flush_table(const CollectionSchema& schema, NetRows& rows);
+  // Whether snapshot rows of `schema` may be copied straight into the table:
+  // no version column, and a unique index on exactly the key checked at once
+  // (so a row already there fails the COPY rather than being duplicated).
+  // Asked of the server once per table and session.
+  Result<bool> may_copy_directly(const CollectionSchema& schema);
   // The temporary table staging `columns` of `schema`, created on first use.
   Result<std::string> stage(const CollectionSchema& schema,
                             const std::vector<std::string>& columns);
@@ -76,7 +85,10 @@ class PostgresSink : public RecordSink {
   std::map<std::string, CollectionSchema> schemas_;
   std::map<std::string, std::set<std::string>> array_columns_;  // array-typed columns per table
   std::map<std::string, std::string> stages_;  // "table\0col\0col" -> temp table name
-  int next_stage_ = 0;                         // names are never reused in a session
+  // Per table: snapshot rows go straight in with COPY (false once a COPY met
+  // a row already there, or when the table allows no such check).
+  std::map<std::string, bool> copy_directly_;
+  int next_stage_ = 0;  // names are never reused in a session
 };
 
 }  // namespace megasync::connectors::postgres
