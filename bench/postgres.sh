@@ -51,15 +51,8 @@ failed=0
 results=()
 
 log() { echo "bench: pg: $*" >&2; }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }
-ratio() { awk -v m="$1" -v b="$2" 'BEGIN { printf "%.2fx", (m > 0 ? b / m : 0) }'; }
-row() {
-  local line
-  line="$(printf '%-34s %-14s %-14s %s' "$@")"
-  results+=("${line%"${line##*[! ]}"}")
-}
+# shellcheck source=bench/lib.sh
+. "$repo/bench/lib.sh"
 want() { [[ " $workloads " == *" $1 "* ]]; }
 port_open() { (exec 3<>"/dev/tcp/$host/$1") 2>/dev/null; }
 
@@ -175,25 +168,6 @@ wait_for() {
   done
   log "$what: not reached within $limit s"
   return 1
-}
-
-run_timed() {  # run_timed NAME LOGFILE CMD... : sets $secs
-  local name="$1" logfile="$2"
-  shift 2
-  sync
-  local t0 t1 status=0
-  t0="$(now)"
-  "$@" >"$logfile" 2>&1 || status=$?
-  t1="$(now)"
-  secs="$(elapsed "$t0" "$t1")"
-  if [ "$status" -ne 0 ]; then
-    log "$name failed (exit $status); last lines of its log:"
-    tail -n 20 "$logfile" >&2
-    failed=1
-  else
-    log "$name: $secs s"
-  fi
-  return "$status"
 }
 
 yaml_opt() { if [ -n "$2" ]; then printf '%s%s: %s\n' "$3" "$1" "$2"; fi; }
