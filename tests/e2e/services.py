@@ -133,6 +133,20 @@ def psql_background(conn: Conn, sql: str, statement_timeout: str = "600s") -> su
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+def cdc_scratch(test, source: Conn, target: Conn, schema: str, job: str,
+                source_sql: str) -> None:
+    """Sets up what a CDC test of `job` from `source` to `target` needs, and
+    registers its removal with `test`: `schema` at the source, filled by
+    `source_sql` (run after CREATE SCHEMA); the job's slot dropped at the end;
+    an empty `schema` at the target, with the job's checkpoint rows removed."""
+    psql(source, f"CREATE SCHEMA {schema};\n{source_sql}")
+    test.addCleanup(psql, source, f"DROP SCHEMA {schema} CASCADE")
+    test.addCleanup(drop_slot, source, "megasync_" + job)
+    psql(target, f"CREATE SCHEMA {schema}")
+    test.addCleanup(psql, target, f"DROP SCHEMA {schema} CASCADE; DELETE FROM "
+                    f"_megasync_checkpoints WHERE job = '{job}'")
+
+
 def drop_slot(conn: Conn, slot: str, publication: bool = True) -> None:
     """Drops a replication slot (and the publication of the same name) if it
     exists, first ending the walsender still holding it (a killed client's

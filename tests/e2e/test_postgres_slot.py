@@ -27,17 +27,11 @@ class PostgresSlotTest(DaemonTestCase):
         suffix = uuid.uuid4().hex[:10]
         self.schema = s = "l_" + suffix
         self.job = "slot_" + suffix
-        self.slot = slot = "megasync_" + self.job
-        services.psql(self.pg, f"""
-            CREATE SCHEMA {s};
+        self.slot = "megasync_" + self.job
+        services.cdc_scratch(self, self.pg, self.pg_b, s, self.job, f"""
             CREATE TABLE {s}.items(id bigint PRIMARY KEY, name text, qty int);
             INSERT INTO {s}.items SELECT i, 'item ' || i, i FROM generate_series(1, 1000) i;
         """)
-        self.addCleanup(services.psql, self.pg, f"DROP SCHEMA {s} CASCADE")
-        self.addCleanup(services.drop_slot, self.pg, slot)
-        services.psql(self.pg_b, f"CREATE SCHEMA {s}")
-        self.addCleanup(services.psql, self.pg_b, f"DROP SCHEMA {s} CASCADE; DELETE FROM "
-                        f"_megasync_checkpoints WHERE job = '{self.job}'")
 
     def config(self, port: int = 0, extra: str = "") -> str:
         api = f"api:\n  listen: 127.0.0.1:{port}\n" if port else ""

@@ -22,16 +22,10 @@ class PostgresStreamTest(DaemonTestCase):
         suffix = uuid.uuid4().hex[:10]
         self.schema = s = "st_" + suffix
         self.job = "stream_" + suffix
-        services.psql(self.pg, f"""
-            CREATE SCHEMA {s};
+        services.cdc_scratch(self, self.pg, self.pg_b, s, self.job, f"""
             CREATE TABLE {s}.items(id bigint PRIMARY KEY, name text);
             INSERT INTO {s}.items SELECT i, 'item ' || i FROM generate_series(1, 100) i;
         """)
-        self.addCleanup(services.psql, self.pg, f"DROP SCHEMA {s} CASCADE")
-        self.addCleanup(services.drop_slot, self.pg, "megasync_" + self.job)
-        services.psql(self.pg_b, f"CREATE SCHEMA {s}")
-        self.addCleanup(services.psql, self.pg_b, f"DROP SCHEMA {s} CASCADE; DELETE FROM "
-                        f"_megasync_checkpoints WHERE job = '{self.job}'")
 
     def config(self, port: int = 0, interval: str = "6s", timeout: str = "2m") -> str:
         api = f"api:\n  listen: 127.0.0.1:{port}\n" if port else ""
