@@ -34,6 +34,7 @@ CopyOutcome copy_one(const Action& action, ObjectStore& source, ObjectStore& tar
   ObjectMeta meta;
   meta.mtime = action.source.mtime;
   meta.sha256 = action.source.sha256;
+  meta.size = action.source.size;
   meta.metadata = action.source.metadata;
   Result<ObjectInfo> written = target.write(action.path, pipe.source(), meta);
   if (!written) {
