@@ -40,9 +40,12 @@ std::string xml_text(std::string_view doc, std::string_view tag);
 // (headers); kPermanent when unreadable.
 Result<WallTime> parse_iso8601(std::string_view text);
 Result<WallTime> parse_http_date(std::string_view text);
-// Milliseconds since the epoch, the form kept in x-amz-meta-mtime, and back.
+// Milliseconds since the epoch ("1255369830123").
 std::string format_millis(WallTime t);
-Result<WallTime> parse_millis(std::string_view text);
+// x-amz-meta-mtime as rclone writes and reads it: seconds since the epoch with
+// a fraction ("1255369830.123"); parsing accepts any number of decimals.
+std::string format_mtime(WallTime t);
+Result<WallTime> parse_mtime(std::string_view text);
 
 std::string base64(std::string_view bytes);
 std::string hex(std::string_view bytes);

@@ -94,11 +94,11 @@ Error S3ObjectStore::error_of(const http::Response& response, std::string_view w
                fmt::format("{}: {}: {}", name_, what, detail));
 }
 
-Status S3ObjectStore::ensure_bucket() {
+Result<bool> S3ObjectStore::ensure_bucket(bool create_now) {
   {
     std::lock_guard lock(mutex_);
     if (bucket_ready_) {
-      return ok();
+      return true;
     }
   }
   http::Request probe = request(
@@ -108,7 +108,12 @@ Status S3ObjectStore::ensure_bucket() {
   if (!response) {
     return fail(response.error());
   }
-  if (response->status == 404 && options_.create) {
+  const bool missing =
+      response->status == 404 && xml_text(response->body, "Code") != "AccessDenied";
+  if (missing && options_.create && !create_now) {
+    return false;
+  }
+  if (missing && options_.create) {
     http::Request create = request("PUT", bucket_url());
     if (options_.region != "us-east-1" && options_.provider == "aws") {
       create.body = fmt::format(
@@ -130,7 +135,7 @@ Status S3ObjectStore::ensure_bucket() {
   }
   std::lock_guard lock(mutex_);
   bucket_ready_ = true;
-  return ok();
+  return true;
 }
 
 Status S3ObjectStore::probe(std::chrono::milliseconds timeout) {
@@ -265,8 +270,12 @@ Status S3ObjectStore::fill_metadata(std::vector<Listed>& page, std::vector<Objec
 
 Status S3ObjectStore::list(std::string_view prefix,
                            const std::function<Status(const ObjectInfo&)>& each) {
-  if (Status ready = ensure_bucket(); !ready) {
-    return ready;
+  auto exists = ensure_bucket(false);
+  if (!exists) {
+    return fail(exists.error());
+  }
+  if (!*exists) {
+    return ok();  // created by the first write
   }
   const std::string versions = options_.prefix + std::string(kVersionsDir) + "/";
   return list_keys(full_key(prefix), [&](std::vector<Listed>& page) -> Status {
@@ -316,7 +325,7 @@ Result<std::optional<ObjectInfo>> S3ObjectStore::head(const std::string& key, st
     }
     const std::string field = name.substr(kMetaPrefix.size());
     if (field == kMetaMtime) {
-      if (auto mtime = parse_millis(value)) {
+      if (auto mtime = parse_mtime(value)) {
         info.mtime = *mtime;
       }
     } else if (field == kMetaSha256) {

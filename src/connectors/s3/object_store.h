@@ -52,7 +52,7 @@ class S3ObjectStore : public ObjectStore {
 
   // ListObjectsV2, flat (no delimiter), 1000 keys a page, then a HEAD of each
   // object whose metadata is not cached. With `create`, a missing bucket lists
-  // as empty.
+  // as empty (the first write creates it; a dry run creates nothing).
   Status list(std::string_view prefix,
               const std::function<Status(const ObjectInfo&)>& each) override;
   Result<std::optional<ObjectInfo>> stat(std::string_view path) override;
@@ -94,7 +94,9 @@ class S3ObjectStore : public ObjectStore {
   std::string object_url(std::string_view key, const std::string& query = "") const;
   std::string full_key(std::string_view path) const { return options_.prefix + std::string(path); }
   Error error_of(const http::Response& response, std::string_view what) const;
-  Status ensure_bucket();
+  // True when the bucket exists. A missing one is an error, unless `create` is
+  // set: then false, or with `create_now` (writes) it is created.
+  Result<bool> ensure_bucket(bool create_now);
   Result<std::optional<ObjectInfo>> head(const std::string& key, std::string* etag);
   Status list_keys(const std::string& key_prefix,
                    const std::function<Status(std::vector<Listed>&)>& page);

@@ -80,7 +80,7 @@ void S3ObjectStore::add_meta_headers(http::Request& request, const ObjectMeta& m
   }
   if (meta.mtime != WallTime{}) {
     request.headers.emplace_back(std::string(kMetaPrefix) + std::string(kMetaMtime),
-                                 format_millis(meta.mtime));
+                                 format_mtime(meta.mtime));
   }
   if (!sha256.empty()) {
     request.headers.emplace_back(std::string(kMetaPrefix) + std::string(kMetaSha256), sha256);
@@ -89,7 +89,7 @@ void S3ObjectStore::add_meta_headers(http::Request& request, const ObjectMeta& m
 
 Result<ObjectInfo> S3ObjectStore::write(std::string_view path, ByteSource& in,
                                         const ObjectMeta& meta) {
-  if (Status ready = ensure_bucket(); !ready) {
+  if (auto ready = ensure_bucket(true); !ready) {
     return fail(ready.error());
   }
   const std::string key = full_key(path);

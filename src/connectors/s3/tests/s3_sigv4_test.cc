@@ -161,6 +161,13 @@ TEST(S3Encode, CanonicalQueryAndKeys) {
   ASSERT_TRUE(h);
   EXPECT_EQ(format_millis(*h), "1255369830000");
   EXPECT_EQ(base64(md5_raw("hello world")), "XrY7u+Ae7tCTyyK7j1rNww==");
+  // x-amz-meta-mtime as rclone writes it (nanoseconds) and as we do.
+  EXPECT_EQ(format_mtime(WallTime(std::chrono::milliseconds(1255369830045))), "1255369830.045");
+  auto m = parse_mtime("1255369830.123456789");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(format_millis(*m), "1255369830123");
+  EXPECT_EQ(format_millis(*parse_mtime("1255369830")), "1255369830000");
+  EXPECT_FALSE(parse_mtime("yesterday"));
 }
 
 // ---- what libcurl actually sends ----
@@ -346,7 +353,7 @@ TEST_F(SignedRequestsTest, AwkwardKeysQueriesAndBodiesAreSignedRight) {
   const Captured& put = captured_[1];
   ASSERT_EQ(put.method, "PUT");
   EXPECT_EQ(put.headers.find("content-md5")->second, base64(md5_raw("small body")));
-  EXPECT_EQ(put.headers.find("x-amz-meta-mtime")->second, "1700000000123");
+  EXPECT_EQ(put.headers.find("x-amz-meta-mtime")->second, "1700000000.123");
   EXPECT_EQ(put.headers.find("x-amz-meta-sha256")->second, ref_sha256("small body"));
 }
 
