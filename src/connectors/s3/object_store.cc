@@ -108,8 +108,7 @@ Result<bool> S3ObjectStore::ensure_bucket(bool create_now) {
   if (!response) {
     return fail(response.error());
   }
-  const bool missing =
-      response->status == 404 && xml_text(response->body, "Code") != "AccessDenied";
+  const bool missing = response->status == 404;
   if (missing && options_.create && !create_now) {
     return false;
   }
