@@ -95,11 +95,17 @@ Error S3ObjectStore::error_of(const http::Response& response, std::string_view w
 }
 
 Result<bool> S3ObjectStore::ensure_bucket(bool create_now) {
-  {
+  auto ready = [this] {
     std::lock_guard lock(mutex_);
-    if (bucket_ready_) {
-      return true;
-    }
+    return bucket_ready_;
+  };
+  if (ready()) {
+    return true;
+  }
+  // The transfer threads' first writes all come here at once: one creates.
+  std::lock_guard creating(bucket_mutex_);
+  if (ready()) {
+    return true;
   }
   http::Request probe = request(
       "GET", bucket_url() + "/?" + canonical_query({{"list-type", "2"}, {"max-keys", "1"}}));

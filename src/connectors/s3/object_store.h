@@ -116,6 +116,7 @@ class S3ObjectStore : public ObjectStore {
   std::string name_;
   std::unique_ptr<http::HttpClient> client_;
   std::atomic<bool> batch_delete_;  // cleared when the service lacks DeleteObjects
+  std::mutex bucket_mutex_;         // one bucket check (and creation) at a time
   std::mutex mutex_;
   bool bucket_ready_ = false;            // guarded by mutex_
   std::map<std::string, Cached> cache_;  // by full key; guarded by mutex_
