@@ -5,7 +5,7 @@ the reference client the S3 tests compare megasync's results with.
     server = s3()                       # URL, keys, data folder
     rclone_check(server, "/tmp/src", "s3r:bucket")   # fails the test on differences
 
-rclone runs with `--config /dev/null` and an on-the-fly remote named `s3r`
+rclone runs with `--config /dev/null`, `--fast-list` and an on-the-fly remote named `s3r`
 (RCLONE_CONFIG_S3R_* variables), and without AWS_CA_BUNDLE, which breaks its
 S3 backend on machines that set it.
 """
@@ -64,7 +64,10 @@ def rclone_env(server: S3Server) -> dict:
 
 
 def rclone(server: S3Server, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["rclone", "--config", "/dev/null", *args], env=rclone_env(server),
+    # --fast-list: one flat listing. s3rver leaves prefixes holding only other
+    # prefixes out of delimiter listings, so rclone's walk would miss a/b/c.
+    return subprocess.run(["rclone", "--config", "/dev/null", "--fast-list", *args],
+                          env=rclone_env(server),
                           capture_output=True, text=True, timeout=RCLONE_TIMEOUT,
                           stdin=subprocess.DEVNULL)
 

@@ -34,21 +34,12 @@ class S3SourceTest(DaemonTestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
 
     def endpoint(self, name: str, bucket: str, credentials: bool = True) -> str:
-        lines = f"""\
-              {name}:
-                type: s3
-                bucket: {bucket}
-                endpoint: {self.server.url}
-                create: true
-                multipart_threshold: 5MiB
-                part_size: 5MiB
-            """
+        lines = [f"{name}:", "  type: s3", f"  bucket: {bucket}", f"  endpoint: {self.server.url}",
+                 "  create: true", "  multipart_threshold: 5MiB", "  part_size: 5MiB"]
         if credentials:
-            lines += f"""\
-                access_key_id: {self.server.access_key_id}
-                secret_access_key: {self.server.secret_access_key}
-            """
-        return textwrap.dedent(lines)
+            lines += [f"  access_key_id: {self.server.access_key_id}",
+                      f"  secret_access_key: {self.server.secret_access_key}"]
+        return "\n".join(lines) + "\n"
 
     def write_config(self, endpoints: str, source: str, target: str) -> str:
         text = ("state:\n  path: state.db\nendpoints:\n" + textwrap.indent(endpoints, "  ") +

@@ -197,7 +197,8 @@ class S3TargetTest(DaemonTestCase):
 
     def test_missing_bucket_and_bad_credentials_are_clear_permanent_errors(self):
         config = self.config()
-        text = open(config).read()
+        with open(config) as f:
+            text = f.read()
         with open(config, "w") as f:
             f.write(text.replace("    create: true\n", ""))
         result = self.sync(config)
