@@ -9,12 +9,21 @@ packages=(
   g++ cmake ninja-build ccache pkg-config make git python3
   # libraries
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcpp-httplib-dev libcli11-dev libexpected-dev
-  nlohmann-json3-dev libsqlite3-dev libssl-dev libxxhash-dev
+  nlohmann-json3-dev libsqlite3-dev libssl-dev libxxhash-dev libcurl4-openssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3 rsync
   # test servers and their clients/libraries (started by tests/services/start.sh)
   postgresql-15 postgresql-client-15 libpq-dev mariadb-server mariadb-client libmariadb-dev
+  # object store emulators (s3rver, Azurite: pinned in tests/services/package.json) and
+  # the reference client the S3 tests compare against
+  nodejs rclone
 )
+
+# Debian's nodejs comes without npm; some Node builds bundle it (and conflict with
+# Debian's npm package): ask for npm only when there is none.
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -7,6 +7,7 @@
 namespace megasync::connectors {
 
 void register_fs(engine::Registry& registry);
+void register_s3(engine::Registry& registry);
 void register_sqlite(engine::Registry& registry);
 void register_postgres(engine::Registry& registry);
 void register_mariadb(engine::Registry& registry);

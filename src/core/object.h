@@ -28,6 +28,10 @@ struct ObjectInfo {
 struct ObjectMeta {
   WallTime mtime{};    // preserved at the destination where the store allows
   std::string sha256;  // of the content, when the source knows it
+  // The content's length, when the source listed it. Stores that must announce
+  // the length before the bytes (S3's Content-Length) rely on it and fail the
+  // write when the stream turns out longer or shorter.
+  std::optional<std::uint64_t> size;
   std::map<std::string, std::string> metadata;
 };
 

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -35,6 +36,16 @@ class ObjectStore {
                                    const ObjectMeta& meta) = 0;
   // Deletes the object; ok when it was already gone.
   virtual Status remove(std::string_view path) = 0;
+  // Deletes several objects (ok for those already gone). Stores with a batch
+  // delete (S3's DeleteObjects) override it; by default one remove() each.
+  virtual Status remove_many(const std::vector<std::string>& paths) {
+    for (const std::string& path : paths) {
+      if (Status removed = remove(path); !removed) {
+        return removed;
+      }
+    }
+    return ok();
+  }
   // Keeps the current object as a version before it is replaced or deleted
   // (stores without native versioning); `keep` is how many versions to retain.
   virtual Status keep_version(std::string_view path, int keep) = 0;

@@ -7,6 +7,7 @@ namespace megasync::engine {
 
 void register_all(Registry& registry) {
   connectors::register_fs(registry);
+  connectors::register_s3(registry);
   connectors::register_sqlite(registry);
   connectors::register_postgres(registry);
   connectors::register_mariadb(registry);

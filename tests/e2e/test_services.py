@@ -1,12 +1,18 @@
 """Smoke test of the test servers started by tests/services/start.sh: both
-PostgreSQL servers decode logically, the users have the intended rights, and
-MariaDB takes DDL from the megasync user. Needs no megasync binary."""
+PostgreSQL servers decode logically, the users have the intended rights,
+MariaDB takes DDL from the megasync user, s3rver serves rclone and Azurite
+demands signed requests. Needs no megasync binary."""
 
 import os
 import unittest
+import urllib.error
+import urllib.request
 import uuid
 
-from services import SqlError, mariadb, mariadb_sql, pg_a, pg_b, psql, require_services
+from object_stores import new_bucket_name, rclone, s3
+
+from services import (SqlError, _settings, mariadb, mariadb_sql, pg_a, pg_b, psql,
+                      require_services)
 
 
 def unique(prefix: str) -> str:
@@ -116,6 +122,26 @@ class MariaDbServicesTest(unittest.TestCase):
         with self.assertRaises(SqlError) as ctx:
             mariadb_sql(mariadb().with_password("wrong"), "SELECT 1")
         self.assertIn("Access denied", ctx.exception.stderr)
+
+
+class ObjectStoreServicesTest(unittest.TestCase):
+
+    def test_s3rver_serves_rclone(self):
+        server = s3()
+        bucket = new_bucket_name("svc")
+        made = rclone(server, "mkdir", f"s3r:{bucket}")
+        self.assertEqual(made.returncode, 0, made.stderr)
+        listed = rclone(server, "lsf", "s3r:")
+        self.assertIn(f"{bucket}/", listed.stdout.split())
+        self.assertEqual(rclone(server, "rmdir", f"s3r:{bucket}").returncode, 0)
+
+    def test_azurite_demands_signed_requests(self):
+        url = _settings().get("MEGASYNC_AZURITE_URL")
+        self.assertTrue(url, "MEGASYNC_AZURITE_URL not set: run tests/services/start.sh")
+        with self.assertRaises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(f"{url}?comp=list", timeout=30)
+        self.assertEqual(caught.exception.code, 403)
+        self.assertIn(b"AuthorizationFailure", caught.exception.read())
 
 
 if __name__ == "__main__":

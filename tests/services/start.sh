@@ -2,6 +2,8 @@
 # Starts the test servers on loopback and waits until each accepts connections:
 #   pg-a, pg-b  PostgreSQL 15 (wal_level=logical)   ports 25432, 25433
 #   mariadb     MariaDB                             port  23306
+#   s3rver      S3 emulator (s3rver 3.7.1)          port  24568
+#   azurite     Azure Blob emulator (3.35.0)        port  24500
 # Each gets the users megasync (superuser) and megasync_limited, and the database
 # megasync_test. Data, logs and sockets live under $MEGASYNC_SERVICES_DIR
 # (default build/services); the connection settings are written to its `env`
@@ -172,6 +174,54 @@ SQL
   echo "services: mariadb ready on $HOST:$MARIADB_PORT (+$(elapsed)s)"
 }
 
+# Installs the pinned node servers when missing (npm ci: exactly the lock file).
+install_node_servers() {
+  command -v node >/dev/null && command -v npm >/dev/null ||
+    services_die "no node/npm: run scripts/install-deps.sh"
+  if [ ! -f "$NODE_DIR/node_modules/s3rver/package.json" ] ||
+    [ ! -f "$NODE_DIR/node_modules/azurite/package.json" ]; then
+    echo "services: installing s3rver and azurite (npm ci)"
+    (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error) >"$STATE/npm.log" 2>&1 ||
+      { tail -n 30 "$STATE/npm.log" >&2; services_die "npm ci failed (log: $STATE/npm.log)"; }
+  fi
+}
+
+# Starts one node server: start_node NAME PORT PORT_VARIABLE SCRIPT ARGS...
+# (node itself, not npx: killing npx would leave the server running).
+NODE_OPTS=()
+start_node() {
+  local name=$1 port=$2 var=$3 script=$4 dir="$STATE/$1" pid=""
+  shift 4
+  mkdir -p "$dir/data"
+  if [ -n "$(node_pid "$name")" ]; then
+    echo "services: $name already running"
+  else
+    check_port_free "$name" "$port" "$var"
+    setsid node "${NODE_OPTS[@]}" "$NODE_DIR/node_modules/$script" "$@" </dev/null >"$dir/server.log" 2>&1 9>&- &
+    pid=$!
+    echo "$pid" >"$dir/server.pid"
+  fi
+  wait_ready "$name" "$pid" "$dir/server.log" port_open "$port" ||
+    services_die "$name: not listening on $HOST:$port"
+  echo "services: $name ready on $HOST:$port (+$(elapsed)s)"
+}
+
+start_s3rver() {
+  # s3rver checks the access key only, never the signature (see README.md).
+  # Its continuation tokens use DES, which Node 20's OpenSSL 3 has only in the
+  # legacy provider: without it every truncated listing fails (500).
+  NODE_OPTS=(--openssl-legacy-provider)
+  start_node s3rver "$S3_PORT" MEGASYNC_S3_PORT s3rver/bin/s3rver.js \
+    --directory "$STATE/s3rver/data" --address "$HOST" --port "$S3_PORT" --silent
+}
+
+start_azurite() {
+  # --disableTelemetry: Azurite otherwise tries to reach a telemetry service.
+  start_node azurite "$AZURITE_PORT" MEGASYNC_AZURITE_PORT azurite/dist/src/blob/main.js \
+    --blobHost "$HOST" --blobPort "$AZURITE_PORT" --location "$STATE/azurite/data" \
+    --silent --disableTelemetry
+}
+
 # Lines NAME_HOST=..., NAME_URL=... of the env file.
 env_lines() {  # env_lines PREFIX SCHEME PORT
   local p=$1 scheme=$2 port=$3
@@ -190,12 +240,15 @@ EOF
 
 # The servers start in parallel; each prints its own progress.
 rm -f "$ENV_FILE"
+install_node_servers
 start_pg pg-a "$PG_A_PORT" MEGASYNC_PG_A_PORT & pg_a=$!
 start_pg pg-b "$PG_B_PORT" MEGASYNC_PG_B_PORT & pg_b=$!
 start_pg pg-c "$PG_C_PORT" MEGASYNC_PG_C_PORT & pg_c=$!
 start_mariadb & maria=$!
+start_s3rver & s3=$!
+start_azurite & azurite=$!
 failed=0
-for job in "$pg_a" "$pg_b" "$pg_c" "$maria"; do
+for job in "$pg_a" "$pg_b" "$pg_c" "$maria" "$s3" "$azurite"; do
   wait "$job" || failed=1
 done
 [ "$failed" -eq 0 ] || services_die "starting failed (logs under $STATE); stop with tests/services/stop.sh"
@@ -207,6 +260,15 @@ done
   env_lines MEGASYNC_PG_B postgresql "$PG_B_PORT"
   env_lines MEGASYNC_PG_C postgresql "$PG_C_PORT"
   env_lines MEGASYNC_MARIADB mysql "$MARIADB_PORT"
+  echo "MEGASYNC_S3_PORT=$S3_PORT"
+  echo "MEGASYNC_S3_URL=http://$HOST:$S3_PORT"
+  echo "MEGASYNC_S3_ACCESS_KEY_ID=$S3_ACCESS_KEY"
+  echo "MEGASYNC_S3_SECRET_ACCESS_KEY=$S3_SECRET_KEY"
+  echo "MEGASYNC_S3_DATA_DIR=$STATE/s3rver/data"
+  echo "MEGASYNC_AZURITE_PORT=$AZURITE_PORT"
+  echo "MEGASYNC_AZURITE_URL=http://$HOST:$AZURITE_PORT/$AZURITE_ACCOUNT"
+  echo "MEGASYNC_AZURITE_ACCOUNT=$AZURITE_ACCOUNT"
+  echo "MEGASYNC_AZURITE_KEY=$AZURITE_KEY"
 } >"$ENV_FILE.tmp"
 mv "$ENV_FILE.tmp" "$ENV_FILE"
 echo "services: all ready in $(elapsed)s; settings in $ENV_FILE"

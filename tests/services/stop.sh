@@ -44,6 +44,22 @@ if [ -n "$pid" ]; then
 fi
 rm -f "$STATE/mariadb/mariadbd.pid" "$STATE/mariadb/launch.pid"
 
+for name in s3rver azurite; do
+  pid="$(node_pid "$name")"
+  [ -n "$pid" ] || continue
+  kill -TERM "$pid"
+  deadline=$((SECONDS + READY_TIMEOUT))
+  while pid_alive "$pid" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+  if pid_alive "$pid"; then
+    echo "services: $name did not stop; killing it" >&2
+    kill -KILL "$pid" || true
+    failed=1
+  else
+    echo "services: $name stopped"
+  fi
+  rm -f "$STATE/$name/server.pid"
+done
+
 if [ "$purge" -eq 1 ] && [ "$failed" -eq 0 ]; then
   for name in pg-a pg-b pg-c; do rm -rf "$(pg_home "$name")"; done
   rm -rf "$(fallback_dir)" "$STATE"

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -16,6 +17,9 @@ namespace {
 // In flight per copy: enough to keep both sides busy, small enough that
 // `transfers` copies of large files stay within a few tens of MiB.
 constexpr std::size_t kPipeCapacity = 4 << 20;
+
+// The most paths given to one ObjectStore::remove_many (S3's DeleteObjects limit).
+constexpr std::size_t kMaxDeleteBatch = 1000;
 
 struct CopyOutcome {
   std::optional<ObjectInfo> written;  // set on success
@@ -34,6 +38,7 @@ CopyOutcome copy_one(const Action& action, ObjectStore& source, ObjectStore& tar
   ObjectMeta meta;
   meta.mtime = action.source.mtime;
   meta.sha256 = action.source.sha256;
+  meta.size = action.source.size;
   meta.metadata = action.source.metadata;
   Result<ObjectInfo> written = target.write(action.path, pipe.source(), meta);
   if (!written) {
@@ -73,8 +78,20 @@ Result<ExecuteResult> execute(const Plan& plan, ObjectStore& source, ObjectStore
     }
   };
 
-  parallel_for(plan.actions.size(), options.transfers, ctx.cancel, [&](std::size_t i) {
-    const Action& action = plan.actions[i];
+  // Deletions that keep no version go in batches (ObjectStore::remove_many: one
+  // request per 1000 keys on S3), after the copies; the rest one by one.
+  std::vector<std::size_t> singles;
+  std::vector<std::string> batch_deletes;
+  for (std::size_t i = 0; i < plan.actions.size(); ++i) {
+    if (plan.actions[i].kind == ActionKind::kDelete && options.keep_versions <= 0) {
+      batch_deletes.push_back(plan.actions[i].path);
+    } else {
+      singles.push_back(i);
+    }
+  }
+
+  parallel_for(singles.size(), options.transfers, ctx.cancel, [&](std::size_t n) {
+    const Action& action = plan.actions[singles[n]];
     if (action.kind != ActionKind::kCopy && options.keep_versions > 0) {
       if (Status kept = target.keep_version(action.path, options.keep_versions); !kept) {
         record_failure(action, std::move(kept.error()).with_context("keep version"));
@@ -113,6 +130,30 @@ Result<ExecuteResult> execute(const Plan& plan, ObjectStore& source, ObjectStore
                               static_cast<std::int64_t>(outcome.written->size));
     }
     result.written.emplace(action.path, std::move(*outcome.written));
+  });
+
+  // Batches of at most 1000 paths, spread over the transfer threads.
+  const std::size_t threads = static_cast<std::size_t>(std::max(1, options.transfers));
+  const std::size_t batch =
+      std::clamp<std::size_t>((batch_deletes.size() + threads - 1) / threads, 1, kMaxDeleteBatch);
+  const std::size_t batches = (batch_deletes.size() + batch - 1) / batch;
+  parallel_for(batches, options.transfers, ctx.cancel, [&](std::size_t b) {
+    const auto first = batch_deletes.begin() + static_cast<std::ptrdiff_t>(b * batch);
+    const auto last = batch_deletes.begin() +
+                      static_cast<std::ptrdiff_t>(std::min(batch_deletes.size(), (b + 1) * batch));
+    const std::vector<std::string> paths(first, last);
+    if (Status removed = target.remove_many(paths); !removed) {
+      Action action{.kind = ActionKind::kDelete, .path = paths.front()};
+      record_failure(
+          action,
+          std::move(removed.error()).with_context(fmt::format("{} deletions", paths.size())));
+      return;
+    }
+    std::lock_guard lock(mutex);
+    result.deleted.insert(result.deleted.end(), paths.begin(), paths.end());
+    if (ctx.progress != nullptr) {
+      ctx.progress->add_records(options.target_name, static_cast<std::int64_t>(paths.size()));
+    }
   });
 
   if (ctx.cancel.cancelled()) {

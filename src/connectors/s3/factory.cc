@@ -1,0 +1,153 @@
+// Registers the `s3` endpoint type: options, defaults, credentials.
+#include <cstdlib>
+
+#include "connectors/register.h"
+#include "connectors/s3/endpoint.h"
+#include "core/redact.h"
+
+namespace megasync::connectors {
+namespace {
+
+std::string env(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? std::string() : std::string(value);
+}
+
+}  // namespace
+
+void register_s3(engine::Registry& registry) {
+  using config::OptionSpec;
+  using config::OptionType;
+  engine::EndpointType type;
+  type.name = "s3";
+  type.schema.description =
+      "A bucket (or a key prefix in it) of Amazon S3 or an S3-compatible service.";
+  type.schema.options = {
+      OptionSpec{.name = "bucket",
+                 .type = OptionType::kString,
+                 .description = "The bucket's name.",
+                 .required = true},
+      OptionSpec{.name = "prefix",
+                 .type = OptionType::kString,
+                 .description = "Only keys under this prefix (a '/' is added when missing)."},
+      OptionSpec{.name = "region",
+                 .type = OptionType::kString,
+                 .description = "The region requests are signed for.",
+                 .default_value = "us-east-1"},
+      OptionSpec{.name = "endpoint",
+                 .type = OptionType::kString,
+                 .description = "The service's URL (http://127.0.0.1:9000); default: AWS's "
+                                "https://s3.<region>.amazonaws.com, or GCS's for provider gcs."},
+      OptionSpec{.name = "path_style",
+                 .type = OptionType::kBool,
+                 .description = "Address the bucket in the path (http://host/bucket/key) rather "
+                                "than the host name; default true when endpoint is set."},
+      OptionSpec{.name = "access_key_id",
+                 .type = OptionType::kString,
+                 .description = "Default: the AWS_ACCESS_KEY_ID variable.",
+                 .secret = true},
+      OptionSpec{.name = "secret_access_key",
+                 .type = OptionType::kString,
+                 .description = "Default: the AWS_SECRET_ACCESS_KEY variable (use ${VAR}).",
+                 .secret = true},
+      OptionSpec{.name = "session_token",
+                 .type = OptionType::kString,
+                 .description = "Temporary credentials' token; default: AWS_SESSION_TOKEN.",
+                 .secret = true},
+      OptionSpec{.name = "create",
+                 .type = OptionType::kBool,
+                 .description = "Create the bucket when it does not exist.",
+                 .default_value = "false"},
+      OptionSpec{.name = "multipart_threshold",
+                 .type = OptionType::kBytes,
+                 .description = "Objects larger than this are uploaded in parts.",
+                 .default_value = "64MiB"},
+      OptionSpec{.name = "part_size",
+                 .type = OptionType::kBytes,
+                 .description = "The size of each part (5 MiB to 5 GiB; raised when an object "
+                                "would need more than 10,000 parts).",
+                 .default_value = "16MiB"},
+      OptionSpec{.name = "part_concurrency",
+                 .type = OptionType::kInt,
+                 .description = "Parts of one object uploaded at once.",
+                 .default_value = "3",
+                 .min = 1,
+                 .max = 16},
+      OptionSpec{.name = "provider",
+                 .type = OptionType::kString,
+                 .description = "Service quirks: gcs deletes one key at a time (no "
+                                "multi-object delete).",
+                 .default_value = "aws",
+                 .choices = {"aws", "minio", "gcs"}},
+  };
+  type.create = [](const config::EndpointConfig& endpoint,
+                   const config::Config&) -> Result<std::shared_ptr<engine::Endpoint>> {
+    const config::Options& o = endpoint.options;
+    s3::S3Options options;
+    options.bucket = o.string("bucket");
+    options.provider = o.string("provider");
+    options.region = o.string("region");
+    if (o.has("prefix")) {
+      options.prefix = o.string("prefix");
+      while (options.prefix.starts_with("/")) {
+        options.prefix.erase(0, 1);
+      }
+      if (!options.prefix.empty() && !options.prefix.ends_with("/")) {
+        options.prefix += "/";
+      }
+    }
+    if (o.has("endpoint")) {
+      options.endpoint = o.string("endpoint");
+      while (options.endpoint.ends_with("/")) {
+        options.endpoint.pop_back();
+      }
+      if (!options.endpoint.starts_with("http://") && !options.endpoint.starts_with("https://")) {
+        return make_error(ErrorCode::kInvalidConfig,
+                          "endpoint {}: endpoint must be an http:// or https:// URL, got '{}'",
+                          endpoint.name, options.endpoint);
+      }
+      options.path_style = o.has("path_style") ? o.boolean("path_style") : true;
+    } else if (options.provider == "gcs") {
+      options.endpoint = "https://storage.googleapis.com";
+      options.path_style = o.has("path_style") ? o.boolean("path_style") : true;
+    } else {
+      options.endpoint = "https://s3." + options.region + ".amazonaws.com";
+      options.path_style = o.has("path_style") && o.boolean("path_style");
+    }
+    options.batch_delete = options.provider != "gcs";
+    options.access_key_id =
+        o.has("access_key_id") ? o.string("access_key_id") : env("AWS_ACCESS_KEY_ID");
+    options.secret_access_key =
+        o.has("secret_access_key") ? o.string("secret_access_key") : env("AWS_SECRET_ACCESS_KEY");
+    options.session_token =
+        o.has("session_token") ? o.string("session_token") : env("AWS_SESSION_TOKEN");
+    register_secret(options.secret_access_key);
+    register_secret(options.session_token);
+    if (options.access_key_id.empty() || options.secret_access_key.empty()) {
+      return make_error(ErrorCode::kInvalidConfig,
+                        "endpoint {}: no credentials: set access_key_id and secret_access_key "
+                        "(e.g. secret_access_key: ${{S3_SECRET}}), or the AWS_ACCESS_KEY_ID and "
+                        "AWS_SECRET_ACCESS_KEY variables",
+                        endpoint.name);
+    }
+    options.multipart_threshold = o.bytes("multipart_threshold");
+    options.part_size = o.bytes("part_size");
+    options.part_concurrency = static_cast<int>(o.integer("part_concurrency"));
+    constexpr std::uint64_t kMiB = 1ull << 20;
+    if (options.part_size < 5 * kMiB || options.part_size > 5120 * kMiB) {
+      return make_error(ErrorCode::kInvalidConfig,
+                        "endpoint {}: part_size must be between 5MiB and 5GiB (S3's limits)",
+                        endpoint.name);
+    }
+    if (options.multipart_threshold < 5 * kMiB || options.multipart_threshold > 5120 * kMiB) {
+      return make_error(ErrorCode::kInvalidConfig,
+                        "endpoint {}: multipart_threshold must be between 5MiB and 5GiB",
+                        endpoint.name);
+    }
+    options.create = o.boolean("create");
+    return std::make_shared<s3::S3Endpoint>(std::move(options));
+  };
+  registry.add_endpoint_type(std::move(type));
+}
+
+}  // namespace megasync::connectors
