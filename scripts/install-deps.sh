@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3 rsync
   # test servers and their clients/libraries (started by tests/services/start.sh)
   postgresql-15 postgresql-client-15 libpq-dev mariadb-server mariadb-client libmariadb-dev
+  redis-server redis-tools libhiredis-dev
 )
 
 missing=()

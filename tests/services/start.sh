@@ -2,6 +2,7 @@
 # Starts the test servers on loopback and waits until each accepts connections:
 #   pg-a, pg-b  PostgreSQL 15 (wal_level=logical)   ports 25432, 25433
 #   mariadb     MariaDB                             port  23306
+#   redis-a, redis-b  Redis 7 (no persistence)      ports 23379, 23380
 # Each gets the users megasync (superuser) and megasync_limited, and the database
 # megasync_test. Data, logs and sockets live under $MEGASYNC_SERVICES_DIR
 # (default build/services); the connection settings are written to its `env`
@@ -19,6 +20,8 @@ MARIADBD="${MEGASYNC_MARIADBD:-$(command -v mariadbd || echo /usr/sbin/mariadbd)
 [ -x "$MARIADBD" ] || services_die "no mariadbd: run scripts/install-deps.sh"
 command -v mariadb-install-db mariadb-admin mariadb >/dev/null ||
   services_die "no MariaDB tools: run scripts/install-deps.sh"
+[ -x "$REDIS_SERVER" ] && command -v redis-cli >/dev/null ||
+  services_die "no redis-server/redis-cli: run scripts/install-deps.sh"
 
 lock_state
 
@@ -194,8 +197,10 @@ start_pg pg-a "$PG_A_PORT" MEGASYNC_PG_A_PORT & pg_a=$!
 start_pg pg-b "$PG_B_PORT" MEGASYNC_PG_B_PORT & pg_b=$!
 start_pg pg-c "$PG_C_PORT" MEGASYNC_PG_C_PORT & pg_c=$!
 start_mariadb & maria=$!
+redis_start redis-a & redis_a=$!
+redis_start redis-b & redis_b=$!
 failed=0
-for job in "$pg_a" "$pg_b" "$pg_c" "$maria"; do
+for job in "$pg_a" "$pg_b" "$pg_c" "$maria" "$redis_a" "$redis_b"; do
   wait "$job" || failed=1
 done
 [ "$failed" -eq 0 ] || services_die "starting failed (logs under $STATE); stop with tests/services/stop.sh"
@@ -207,6 +212,7 @@ done
   env_lines MEGASYNC_PG_B postgresql "$PG_B_PORT"
   env_lines MEGASYNC_PG_C postgresql "$PG_C_PORT"
   env_lines MEGASYNC_MARIADB mysql "$MARIADB_PORT"
+  redis_env_lines
 } >"$ENV_FILE.tmp"
 mv "$ENV_FILE.tmp" "$ENV_FILE"
 echo "services: all ready in $(elapsed)s; settings in $ENV_FILE"

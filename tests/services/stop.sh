@@ -44,6 +44,10 @@ if [ -n "$pid" ]; then
 fi
 rm -f "$STATE/mariadb/mariadbd.pid" "$STATE/mariadb/launch.pid"
 
+for name in redis-a redis-b; do
+  redis_stop "$name" || failed=1
+done
+
 if [ "$purge" -eq 1 ] && [ "$failed" -eq 0 ]; then
   for name in pg-a pg-b pg-c; do rm -rf "$(pg_home "$name")"; done
   rm -rf "$(fallback_dir)" "$STATE"

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Stops or starts one of the Redis servers start.sh started, for the tests that
+# take a server away on purpose (a replica down for a while).
+#   redis-ctl.sh redis-a|redis-b stop|start
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
+
+[ $# -eq 2 ] || services_die "usage: redis-ctl.sh NAME stop|start"
+case "$2" in
+  stop) redis_stop "$1" ;;
+  start) redis_start "$1" ;;
+  *) services_die "usage: redis-ctl.sh NAME stop|start" ;;
+esac
