@@ -227,6 +227,17 @@ state:
         self.assertIn("applied 16 change(s)", result.stderr)
         self.wait_equal(dbs=(3,), timeout=5)
 
+    def test_notifications_off_and_not_allowed_to_turn_on(self):
+        self.write_config(targets=(3,))
+        with open(self.config) as f:
+            text = f.read()
+        with open(self.config, "w") as f:
+            f.write(text.replace('    exclude: ["app:tmp:*"]\n',
+                                 '    exclude: ["app:tmp:*"]\n    configure_notifications: false\n'))
+        result = self.sync(expect=EXIT_FAILED)
+        self.assertIn("notify-keyspace-events KA", result.stderr)
+        self.assertEqual(self.src.call("CONFIG", "GET", "notify-keyspace-events")[1], b"")
+
 
 if __name__ == "__main__":
     unittest.main()
