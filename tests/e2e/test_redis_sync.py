@@ -1,9 +1,12 @@
 """The redis connector between two real Redis 7 servers (tests/services):
 a `cache` job copies every data type with its expiry (snapshot, then keyspace
 notifications), maps database 0 to databases 3 and 4 of the other server
-(two targets), honours include/exclude globs, propagates deletes and
+(two targets), keeps the index of several databases, honours include/exclude
+globs, propagates deletes and
 expirations, resumes after a target outage by copying only the keys that
-differ, and `megasync verify` names missing, extra and differing keys."""
+differ, and `megasync verify` names missing, extra and differing keys. With
+notifications off and configure_notifications: false, a run fails saying what
+to set."""
 
 import json
 import os
@@ -226,6 +229,43 @@ state:
         result = self.sync()
         self.assertIn("applied 16 change(s)", result.stderr)
         self.wait_equal(dbs=(3,), timeout=5)
+
+    def test_several_databases_keep_their_index(self):
+        dbs = (7, 8)
+        conns = {}
+        for db in dbs:
+            for server in (self.a, self.b):
+                r = services.Redis(server, db)
+                r.call("FLUSHDB")
+                self.addCleanup(r.close)
+                self.addCleanup(r.call, "FLUSHDB")
+                conns[(server.name, db)] = r
+            populate(conns[(self.a.name, db)], f"db{db}")
+        with open(self.config, "w") as f:
+            f.write(f"""\
+state:
+  path: state.db
+endpoints:
+  source:
+    type: redis
+    url: "{self.a.url}"
+    databases: ["7", "8"]
+  replica:
+    type: redis
+    url: "{self.b.url}"
+jobs:
+  {self.job}:
+    kind: cache
+    source: source
+    targets: [replica]
+    tables: [db7, db8]
+""")
+        self.sync()
+        for db in dbs:
+            self.assertEqual(conns[(self.b.name, db)].state(), conns[(self.a.name, db)].state())
+            self.assertGreater(len(conns[(self.b.name, db)].state()), 10)
+        doc = self.verify_json(EXIT_OK)
+        self.assertEqual(sorted(doc["targets"]["replica"]["collections"]), ["db7", "db8"])
 
     def test_notifications_off_and_not_allowed_to_turn_on(self):
         self.write_config(targets=(3,))
