@@ -130,11 +130,12 @@ redis_pid() {
 }
 
 # Starts redis-server NAME (idempotent) and waits until it answers PING.
-redis_start() {  # redis_start NAME
-  local name=$1 port dir deadline
-  port="$(redis_port "$name")"
+redis_start() {  # redis_start NAME [PORT]
+  local name=$1 port=${2:-} dir deadline
+  [ -n "$port" ] || port="$(redis_port "$name")"
   dir="$STATE/$name"
   mkdir -p "$dir"
+  echo "$port" >"$dir/port"  # for redis-ctl.sh, which may run without the variables
   if [ -n "$(redis_pid "$name")" ]; then
     echo "services: $name already running"
   else

@@ -9,6 +9,7 @@ set -euo pipefail
 [ $# -eq 2 ] || services_die "usage: redis-ctl.sh NAME stop|start"
 case "$2" in
   stop) redis_stop "$1" ;;
-  start) redis_start "$1" ;;
+  # The port start.sh used (recorded), not the default.
+  start) redis_start "$1" "$(cat "$STATE/$1/port" 2>/dev/null || true)" ;;
   *) services_die "usage: redis-ctl.sh NAME stop|start" ;;
 esac
