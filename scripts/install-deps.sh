@@ -17,6 +17,8 @@ packages=(
   # object store emulators (s3rver, Azurite: pinned in tests/services/package.json) and
   # the reference client the S3 tests compare against
   nodejs rclone
+  # Redis servers for the cache tests, and the client library the connector links
+  redis-server redis-tools libhiredis-dev
 )
 
 # Debian's nodejs comes without npm; some Node builds bundle it (and conflict with

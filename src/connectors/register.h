@@ -12,5 +12,6 @@ void register_sqlite(engine::Registry& registry);
 void register_postgres(engine::Registry& registry);
 void register_mariadb(engine::Registry& registry);
 void register_command(engine::Registry& registry);
+void register_redis(engine::Registry& registry);
 
 }  // namespace megasync::connectors

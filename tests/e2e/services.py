@@ -249,3 +249,149 @@ def mariadb_sql(conn: Conn, sql: str, dbname: Optional[str] = None) -> List[List
            "-u", conn.user, "--batch", "--skip-column-names", "--connect-timeout=10",
            "-D", dbname or conn.dbname, "-e", sql]
     return _run(cmd, env, f"mariadb on {conn.name} as {conn.user}: {sql!r}")
+
+
+# --- Redis (redis-a, redis-b) ------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class RedisServer:
+    """One of the harness's Redis servers (no password)."""
+    name: str  # "redis-a" or "redis-b"
+    host: str
+    port: int
+    url: str
+
+
+def _redis(name: str, prefix: str) -> RedisServer:
+    values = _settings()
+    try:
+        return RedisServer(name=name, host=values[f"{prefix}_HOST"],
+                           port=int(values[f"{prefix}_PORT"]), url=values[f"{prefix}_URL"])
+    except KeyError:
+        raise ServicesNotRunning(
+            f"no settings for {name} ({prefix}_URL): run tests/services/start.sh "
+            f"(settings come from the environment or {env_file()})") from None
+
+
+def redis_a() -> RedisServer:
+    """The first Redis server (the tests' source)."""
+    return _redis("redis-a", "MEGASYNC_REDIS_A")
+
+
+def redis_b() -> RedisServer:
+    """The second Redis server (the tests' targets, one database each); the one
+    a test may stop and start (redis_ctl)."""
+    return _redis("redis-b", "MEGASYNC_REDIS_B")
+
+
+class RedisError(AssertionError):
+    """An error reply."""
+
+
+class Redis:
+    """A minimal RESP2 client over one socket (standard library only): enough
+    for the tests to write every data type and read keys back. Arguments are
+    str, bytes or numbers; replies are bytes, int, None or lists of them."""
+
+    def __init__(self, server: RedisServer, db: int = 0):
+        self.server = server
+        self.sock = socket.create_connection((server.host, server.port), timeout=CLIENT_TIMEOUT)
+        self.buf = b""
+        if db:
+            self.call("SELECT", db)
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> "Redis":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @staticmethod
+    def _encode(args) -> bytes:
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            if isinstance(a, str):
+                a = a.encode()
+            elif isinstance(a, (int, float)):
+                a = str(a).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        return b"".join(out)
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"{self.server.name} closed the connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _exactly(self, n: int) -> bytes:
+        while len(self.buf) < n + 2:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"{self.server.name} closed the connection")
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def _reply(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest
+        if kind == b"-":
+            return RedisError(rest.decode(errors="replace"))
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self._exactly(n)
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self._reply() for _ in range(n)]
+        raise ConnectionError(f"unexpected reply {line!r}")
+
+    def pipeline(self, commands):
+        """Sends every command, then reads every reply; raises the first error."""
+        self.sock.sendall(b"".join(self._encode(c) for c in commands))
+        replies = [self._reply() for _ in commands]
+        for r in replies:
+            if isinstance(r, RedisError):
+                raise r
+        return replies
+
+    def call(self, *args):
+        return self.pipeline([args])[0]
+
+    def state(self, pattern: str = "*") -> Dict[bytes, tuple]:
+        """Every key matching `pattern`: (type, DEBUG DIGEST-VALUE, PEXPIRETIME)."""
+        keys, cursor = [], b"0"
+        while True:
+            cursor, batch = self.call("SCAN", cursor, "MATCH", pattern, "COUNT", 1000)
+            keys.extend(batch)
+            if cursor == b"0":
+                break
+        out = {}
+        replies = self.pipeline([c for k in keys for c in
+                                 (("TYPE", k), ("DEBUG", "DIGEST-VALUE", k), ("PEXPIRETIME", k))])
+        for i, k in enumerate(keys):
+            kind, digest, expire = replies[3 * i:3 * i + 3]
+            if expire != -2:
+                out[k] = (kind, digest[0] if isinstance(digest, list) else digest, expire)
+        return out
+
+
+def redis_ctl(name: str, action: str) -> None:
+    """Stops or starts one of the harness's Redis servers
+    (tests/services/redis-ctl.sh); raises on failure."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "services",
+                          "redis-ctl.sh")
+    result = subprocess.run([script, name, action], capture_output=True, text=True,
+                            timeout=120)
+    if result.returncode != 0:
+        raise SqlError(f"redis-ctl.sh {name} {action} failed: {result.stderr.strip()}",
+                       result.stderr)

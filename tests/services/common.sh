@@ -121,3 +121,88 @@ lock_state() {
   exec 9>"$STATE/.lock"
   flock -w "$READY_TIMEOUT" 9 || services_die "another start.sh/stop.sh holds $STATE/.lock"
 }
+
+# --- Redis (redis-a, redis-b) -------------------------------------------------
+# Two Redis 7 servers, no persistence (--save '' --appendonly no). Each lives in
+# $STATE/NAME (redis.pid, redis.log); started daemonized, stopped by PID.
+REDIS_SERVER="${MEGASYNC_REDIS_SERVER:-$(command -v redis-server || echo /usr/bin/redis-server)}"
+REDIS_A_PORT="${MEGASYNC_REDIS_A_PORT:-23379}"
+REDIS_B_PORT="${MEGASYNC_REDIS_B_PORT:-23380}"
+for _port in "$REDIS_A_PORT" "$REDIS_B_PORT"; do
+  [[ "$_port" =~ ^[0-9]+$ ]] || services_die "bad port '$_port'"
+done
+unset _port
+
+redis_port() {  # redis_port NAME
+  case "$1" in
+    redis-a) echo "$REDIS_A_PORT" ;;
+    redis-b) echo "$REDIS_B_PORT" ;;
+    *) services_die "no Redis server named '$1' (redis-a, redis-b)" ;;
+  esac
+}
+
+# The PID of our running redis-server NAME (empty when not running).
+redis_pid() {
+  local pid
+  pid="$(cat "$STATE/$1/redis.pid" 2>/dev/null || true)"
+  if [ -n "$pid" ] && pid_alive "$pid" && [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == redis-server* ]]; then
+    echo "$pid"
+  fi
+}
+
+# Starts redis-server NAME (idempotent) and waits until it answers PING.
+redis_start() {  # redis_start NAME [PORT]
+  local name=$1 port=${2:-} dir deadline
+  [ -n "$port" ] || port="$(redis_port "$name")"
+  dir="$STATE/$name"
+  mkdir -p "$dir"
+  echo "$port" >"$dir/port"  # for redis-ctl.sh, which may run without the variables
+  if [ -n "$(redis_pid "$name")" ]; then
+    echo "services: $name already running"
+  else
+    port_open "$port" &&
+      services_die "$name: port $port is in use by another program; choose another with MEGASYNC_${name^^}_PORT=... (redis-a: MEGASYNC_REDIS_A_PORT)"
+    # DEBUG from loopback only: verification's DEBUG DIGEST-VALUE.
+    "$REDIS_SERVER" --bind "$HOST" --port "$port" --save '' --appendonly no \
+      --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir" \
+      --enable-debug-command local </dev/null >/dev/null 2>&1 9>&- ||
+      services_die "$name: redis-server failed to start (see $dir/redis.log)"
+  fi
+  deadline=$((SECONDS + READY_TIMEOUT))
+  until [ "$(redis-cli -h "$HOST" -p "$port" PING 2>/dev/null)" = PONG ]; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      tail -n 30 "$dir/redis.log" >&2 || true
+      services_die "$name: not answering on $HOST:$port after ${READY_TIMEOUT}s"
+    fi
+    sleep 0.1
+  done
+  echo "services: $name ready on $HOST:$port"
+}
+
+# Stops redis-server NAME (SIGTERM; without --save it writes nothing).
+redis_stop() {  # redis_stop NAME
+  local name=$1 pid deadline
+  pid="$(redis_pid "$name")"
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid"
+  deadline=$((SECONDS + READY_TIMEOUT))
+  while pid_alive "$pid" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+  if pid_alive "$pid"; then
+    echo "services: $name did not stop; killing it" >&2
+    kill -KILL "$pid" || true
+    return 1
+  fi
+  rm -f "$STATE/$name/redis.pid"
+  echo "services: $name stopped"
+}
+
+# Lines of the env file for redis-a and redis-b.
+redis_env_lines() {
+  local p port
+  for p in A B; do
+    port="$(redis_port "redis-${p,,}")"
+    echo "MEGASYNC_REDIS_${p}_HOST=$HOST"
+    echo "MEGASYNC_REDIS_${p}_PORT=$port"
+    echo "MEGASYNC_REDIS_${p}_URL=redis://$HOST:$port"
+  done
+}

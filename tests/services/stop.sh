@@ -60,6 +60,10 @@ for name in s3rver azurite; do
   rm -f "$STATE/$name/server.pid"
 done
 
+for name in redis-a redis-b; do
+  redis_stop "$name" || failed=1
+done
+
 if [ "$purge" -eq 1 ] && [ "$failed" -eq 0 ]; then
   for name in pg-a pg-b pg-c; do rm -rf "$(pg_home "$name")"; done
   rm -rf "$(fallback_dir)" "$STATE"
