@@ -13,8 +13,9 @@
 #   BENCH_BATCH_SIZE    batch_size of the database job (default: the job kind's default)
 #   BENCH_TRANSFERS     transfers of the storage job (default: the job kind's default)
 #   BENCH_IDLE_SECONDS  how long the daemon idles before RSS is read (default 10)
-#   BENCH_ONLY          space-separated subset of: sqlite fs idle pg (default all four)
+#   BENCH_ONLY          space-separated subset of: sqlite fs idle pg objects (default all)
 #   BENCH_PG_*          the PostgreSQL workloads (pg), see bench/postgres.sh
+#   BENCH_OBJ_*         the object store workloads (objects), see bench/objects.sh
 #   BENCH_KEEP=1        keep the temporary work folder (its path is printed)
 set -euo pipefail
 
@@ -24,7 +25,7 @@ cd "$repo"
 rows="${BENCH_ROWS:-1000000}"
 files="${BENCH_FILES:-10000}"
 idle_seconds="${BENCH_IDLE_SECONDS:-10}"
-only="${BENCH_ONLY:-sqlite fs idle pg}"
+only="${BENCH_ONLY:-sqlite fs idle pg objects}"
 bin="${MEGASYNC_BIN:-build/release/megasync}"
 
 if [ ! -x "$bin" ]; then
@@ -269,6 +270,17 @@ if want pg; then
   while IFS= read -r line; do
     [ -n "$line" ] && results+=("$line")
   done <<<"$pg_lines"
+fi
+
+# 5. Object stores against rclone: its own script and s3rver, like pg.
+if want objects; then
+  objects_status=0
+  objects_lines="$(MEGASYNC_BIN="$bin" BENCH_WORK="$work" BENCH_TABLE_ONLY=1 "$repo/bench/objects.sh")" ||
+    objects_status=$?
+  [ "$objects_status" -eq 0 ] || failed=1
+  while IFS= read -r line; do
+    [ -n "$line" ] && results+=("$line")
+  done <<<"$objects_lines"
 fi
 
 echo

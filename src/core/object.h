@@ -22,6 +22,12 @@ struct ObjectInfo {
   WallTime mtime{};
   std::string sha256;   // lowercase hex, empty when unknown
   std::string version;  // store-specific version id, empty when unversioned
+  // The store's tag of this content (S3's ETag), empty when it has none; with
+  // the size it tells whether an object changed since its metadata was read.
+  std::string etag;
+  // Listed by ObjectStore::list_quick without the metadata that needs a request
+  // of its own: mtime is then the store's upload time, sha256 and metadata unknown.
+  bool partial = false;
   std::map<std::string, std::string> metadata;
 };
 

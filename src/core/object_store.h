@@ -26,6 +26,14 @@ class ObjectStore {
   // pages). Stops and returns the error when `each` fails.
   virtual Status list(std::string_view prefix,
                       const std::function<Status(const ObjectInfo&)>& each) = 0;
+  // As list(), but without requests per object: stores whose listing lacks
+  // the metadata (S3 lists sizes and ETags; the source's mtime and SHA-256
+  // need a HEAD each) return such entries marked `partial`, with their etag,
+  // for the caller to complete from what it remembers or with stat().
+  virtual Status list_quick(std::string_view prefix,
+                            const std::function<Status(const ObjectInfo&)>& each) {
+    return list(prefix, each);
+  }
   // nullopt when there is no such object.
   virtual Result<std::optional<ObjectInfo>> stat(std::string_view path) = 0;
   // Streams the object's content into `out`. kNotFound when it vanished.

@@ -65,6 +65,18 @@ CREATE INDEX events_job ON events (job);
 CREATE INDEX events_time ON events (time);
 CREATE INDEX runs_started_at ON runs (started_at);
 )sql"},
+    Migration{3, "object index: metadata of listed objects, by job and endpoint", R"sql(
+CREATE TABLE object_index (
+  job      TEXT    NOT NULL,
+  endpoint TEXT    NOT NULL,
+  path     TEXT    NOT NULL,
+  etag     TEXT    NOT NULL,
+  size     INTEGER NOT NULL,
+  mtime_ns INTEGER NOT NULL,
+  sha256   TEXT    NOT NULL DEFAULT '',
+  PRIMARY KEY (job, endpoint, path)
+) WITHOUT ROWID;
+)sql"},
 };
 
 // Created in the same transaction as migration 1, so a file never holds a

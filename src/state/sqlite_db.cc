@@ -123,6 +123,11 @@ Status Query::run() {
   }
 }
 
+void Query::reset() {
+  sqlite3_reset(stmt_);
+  bind_rc_ = SQLITE_OK;
+}
+
 std::int64_t Query::column_int64(int index) const {
   return sqlite3_column_int64(stmt_, index);
 }

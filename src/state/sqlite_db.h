@@ -49,6 +49,8 @@ class Query {
   Result<bool> step();
   // Steps to completion, ignoring rows; for INSERT/UPDATE/DELETE.
   Status run();
+  // Makes the statement ready to run again with new bindings.
+  void reset();
 
   std::int64_t column_int64(int index) const;
   std::string column_text(int index) const;

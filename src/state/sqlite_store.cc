@@ -193,13 +193,111 @@ Result<std::vector<Checkpoint>> SqliteStore::list_checkpoints(const std::string&
 
 Status SqliteStore::delete_checkpoints(const std::string& job) {
   std::lock_guard lock(mutex_);
-  auto query = db_->query("DELETE FROM checkpoints WHERE job = ?1",
-                          fmt::format("delete checkpoints {}", job));
+  const std::string operation = fmt::format("delete checkpoints {}", job);
+  auto transaction = Transaction::begin(*db_, operation);
+  if (!transaction) {
+    return fail(std::move(transaction.error()));
+  }
+  for (const char* sql : {"DELETE FROM checkpoints WHERE job = ?1",
+                          "DELETE FROM object_index WHERE job = ?1"}) {
+    auto query = db_->query(sql, operation);
+    if (!query) {
+      return fail(std::move(query.error()));
+    }
+    query->bind(1, job);
+    if (Status done = query->run(); !done) {
+      return done;
+    }
+  }
+  return transaction->commit();
+}
+
+namespace {
+
+std::int64_t to_nanos(WallTime time) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
+}
+
+WallTime from_nanos(std::int64_t nanos) {
+  return WallTime(std::chrono::duration_cast<WallTime::duration>(std::chrono::nanoseconds(nanos)));
+}
+
+}  // namespace
+
+Result<std::vector<ObjectIndexEntry>> SqliteStore::load_object_index(const std::string& job,
+                                                                     const std::string& endpoint) {
+  std::lock_guard lock(mutex_);
+  auto query = db_->query(
+      "SELECT path, etag, size, mtime_ns, sha256 FROM object_index "
+      "WHERE job = ?1 AND endpoint = ?2",
+      fmt::format("load object index {}/{}", job, endpoint));
   if (!query) {
     return fail(std::move(query.error()));
   }
-  query->bind(1, job);
-  return query->run();
+  query->bind(1, job).bind(2, endpoint);
+  std::vector<ObjectIndexEntry> entries;
+  for (;;) {
+    auto row = query->step();
+    if (!row) {
+      return fail(std::move(row.error()));
+    }
+    if (!*row) {
+      return entries;
+    }
+    entries.push_back(ObjectIndexEntry{query->column_text(0), query->column_text(1),
+                                       static_cast<std::uint64_t>(query->column_int64(2)),
+                                       from_nanos(query->column_int64(3)),
+                                       query->column_text(4)});
+  }
+}
+
+Status SqliteStore::update_object_index(const std::string& job, const std::string& endpoint,
+                                        const std::vector<ObjectIndexEntry>& put,
+                                        const std::vector<std::string>& removed) {
+  if (put.empty() && removed.empty()) {
+    return ok();
+  }
+  std::lock_guard lock(mutex_);
+  const std::string operation = fmt::format("update object index {}/{}", job, endpoint);
+  auto transaction = Transaction::begin(*db_, operation);
+  if (!transaction) {
+    return fail(std::move(transaction.error()));
+  }
+  auto insert = db_->query(
+      "INSERT INTO object_index (job, endpoint, path, etag, size, mtime_ns, sha256) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (job, endpoint, path) DO UPDATE SET "
+      "etag = excluded.etag, size = excluded.size, mtime_ns = excluded.mtime_ns, "
+      "sha256 = excluded.sha256",
+      operation);
+  if (!insert) {
+    return fail(std::move(insert.error()));
+  }
+  for (const ObjectIndexEntry& entry : put) {
+    insert->reset();
+    insert->bind(1, job)
+        .bind(2, endpoint)
+        .bind(3, entry.path)
+        .bind(4, entry.etag)
+        .bind(5, static_cast<std::int64_t>(entry.size))
+        .bind(6, to_nanos(entry.mtime))
+        .bind(7, entry.sha256);
+    if (Status done = insert->run(); !done) {
+      return done;
+    }
+  }
+  auto erase = db_->query(
+      "DELETE FROM object_index WHERE job = ?1 AND endpoint = ?2 AND path = ?3", operation);
+  if (!erase) {
+    return fail(std::move(erase.error()));
+  }
+  for (const std::string& path : removed) {
+    erase->reset();
+    erase->bind(1, job).bind(2, endpoint).bind(3, path);
+    if (Status done = erase->run(); !done) {
+      return done;
+    }
+  }
+  return transaction->commit();
 }
 
 Result<std::int64_t> SqliteStore::prune(WallTime events_before, std::int64_t events_max,

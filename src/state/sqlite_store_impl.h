@@ -27,6 +27,11 @@ class SqliteStore final : public StateStore {
                         const std::string& position) override;
   Result<std::vector<Checkpoint>> list_checkpoints(const std::string& job) override;
   Status delete_checkpoints(const std::string& job) override;
+  Result<std::vector<ObjectIndexEntry>> load_object_index(const std::string& job,
+                                                          const std::string& endpoint) override;
+  Status update_object_index(const std::string& job, const std::string& endpoint,
+                             const std::vector<ObjectIndexEntry>& put,
+                             const std::vector<std::string>& removed) override;
 
   Result<std::int64_t> begin_run(const RunRecord& run) override;
   Status finish_run(const RunRecord& run) override;

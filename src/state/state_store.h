@@ -72,6 +72,18 @@ struct AuditRecord {
   std::string remote;   // client address, when there is one
 };
 
+// What the object sync engine knows of one object of a store it lists: the
+// metadata a quick listing lacks (S3 lists sizes and ETags; the mtime and
+// digest need a request per object), valid while the store's ETag and size
+// are unchanged. A cache: losing entries costs requests, never correctness.
+struct ObjectIndexEntry {
+  std::string path;
+  std::string etag;
+  std::uint64_t size = 0;
+  WallTime mtime;
+  std::string sha256;  // empty when unknown
+};
+
 class StateStore {
  public:
   virtual ~StateStore() = default;
@@ -84,6 +96,26 @@ class StateStore {
                                 const std::string& position) = 0;
   virtual Result<std::vector<Checkpoint>> list_checkpoints(const std::string& job) = 0;
   virtual Status delete_checkpoints(const std::string& job) = 0;
+
+  // The object index of (job, endpoint), in any order; empty when none was kept.
+  // delete_checkpoints(job) forgets the job's index too. Stores that keep none
+  // answer empty, and every listing then reads each object's metadata.
+  virtual Result<std::vector<ObjectIndexEntry>> load_object_index(const std::string& job,
+                                                                  const std::string& endpoint) {
+    (void)job;
+    (void)endpoint;
+    return std::vector<ObjectIndexEntry>{};
+  }
+  // Adds or replaces `put` and removes `removed` (paths), atomically.
+  virtual Status update_object_index(const std::string& job, const std::string& endpoint,
+                                     const std::vector<ObjectIndexEntry>& put,
+                                     const std::vector<std::string>& removed) {
+    (void)job;
+    (void)endpoint;
+    (void)put;
+    (void)removed;
+    return ok();
+  }
 
   // Run history. begin_run stores `run` (outcome running) and returns its id.
   virtual Result<std::int64_t> begin_run(const RunRecord& run) = 0;

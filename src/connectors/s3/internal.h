@@ -14,6 +14,10 @@ namespace megasync::connectors::s3 {
 
 // Where keep_version() puts old versions, under the store's prefix.
 inline constexpr std::string_view kVersionsDir = ".megasync-versions";
+// Where a multipart upload in progress is noted (one small object per upload,
+// holding its key and upload id), so that the next process can abort an upload
+// whose writer was killed.
+inline constexpr std::string_view kUploadsDir = ".megasync-uploads";
 // User metadata: header prefix and megasync's own fields.
 inline constexpr std::string_view kMetaPrefix = "x-amz-meta-";
 inline constexpr std::string_view kMetaMtime = "mtime";    // milliseconds since the epoch

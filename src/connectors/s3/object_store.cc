@@ -212,7 +212,8 @@ Status S3ObjectStore::list_keys(const std::string& key_prefix,
   }
 }
 
-Status S3ObjectStore::fill_metadata(std::vector<Listed>& page, std::vector<ObjectInfo>& out) {
+Status S3ObjectStore::fill_metadata(std::vector<Listed>& page, std::vector<ObjectInfo>& out,
+                                    bool quick) {
   out.assign(page.size(), ObjectInfo{});
   std::vector<std::size_t> unknown;
   {
@@ -223,11 +224,14 @@ Status S3ObjectStore::fill_metadata(std::vector<Listed>& page, std::vector<Objec
       info.path = item.key.substr(options_.prefix.size());
       info.size = item.size;
       info.mtime = item.modified;
+      info.etag = item.etag;
       auto it = cache_.find(item.key);
       if (it != cache_.end() && it->second.etag == item.etag && it->second.size == item.size) {
         info.mtime = it->second.mtime;
         info.sha256 = it->second.sha256;
         info.metadata = it->second.metadata;
+      } else if (quick) {
+        info.partial = true;
       } else {
         unknown.push_back(i);
       }
@@ -275,6 +279,17 @@ Status S3ObjectStore::fill_metadata(std::vector<Listed>& page, std::vector<Objec
 
 Status S3ObjectStore::list(std::string_view prefix,
                            const std::function<Status(const ObjectInfo&)>& each) {
+  return list_objects(prefix, each, false);
+}
+
+Status S3ObjectStore::list_quick(std::string_view prefix,
+                                 const std::function<Status(const ObjectInfo&)>& each) {
+  return list_objects(prefix, each, true);
+}
+
+Status S3ObjectStore::list_objects(std::string_view prefix,
+                                   const std::function<Status(const ObjectInfo&)>& each,
+                                   bool quick) {
   auto exists = ensure_bucket(false);
   if (!exists) {
     return fail(exists.error());
@@ -283,13 +298,15 @@ Status S3ObjectStore::list(std::string_view prefix,
     return ok();  // created by the first write
   }
   const std::string versions = options_.prefix + std::string(kVersionsDir) + "/";
+  const std::string uploads = options_.prefix + std::string(kUploadsDir) + "/";
   return list_keys(full_key(prefix), [&](std::vector<Listed>& page) -> Status {
     std::erase_if(page, [&](const Listed& item) {
-      return item.key.starts_with(versions) || item.key.size() <= options_.prefix.size() ||
+      return item.key.starts_with(versions) || item.key.starts_with(uploads) ||
+             item.key.size() <= options_.prefix.size() ||
              item.key.ends_with("/");  // folder markers of other tools
     });
     std::vector<ObjectInfo> infos;
-    if (Status filled = fill_metadata(page, infos); !filled) {
+    if (Status filled = fill_metadata(page, infos, quick); !filled) {
       return filled;
     }
     for (const ObjectInfo& info : infos) {
@@ -343,6 +360,7 @@ Result<std::optional<ObjectInfo>> S3ObjectStore::head(const std::string& key, st
   if (etag != nullptr) {
     *etag = tag;
   }
+  info.etag = tag;
   remember(key, info, tag);
   return std::optional<ObjectInfo>(std::move(info));
 }

@@ -55,6 +55,10 @@ class S3ObjectStore : public ObjectStore {
   // as empty (the first write creates it; a dry run creates nothing).
   Status list(std::string_view prefix,
               const std::function<Status(const ObjectInfo&)>& each) override;
+  // The listing alone: objects whose metadata this process has not read
+  // (HEAD) or written come back partial, with their ETag.
+  Status list_quick(std::string_view prefix,
+                    const std::function<Status(const ObjectInfo&)>& each) override;
   Result<std::optional<ObjectInfo>> stat(std::string_view path) override;
   // GET, streamed to `out`; retried only until the first byte arrived.
   Status read(std::string_view path, ByteSink& out) override;
@@ -100,7 +104,11 @@ class S3ObjectStore : public ObjectStore {
   Result<std::optional<ObjectInfo>> head(const std::string& key, std::string* etag);
   Status list_keys(const std::string& key_prefix,
                    const std::function<Status(std::vector<Listed>&)>& page);
-  Status fill_metadata(std::vector<Listed>& page, std::vector<ObjectInfo>& out);
+  Status list_objects(std::string_view prefix, const std::function<Status(const ObjectInfo&)>& each,
+                      bool quick);
+  // The page's entries, from the metadata cache or else a HEAD each (quick:
+  // partial entries instead of HEADs).
+  Status fill_metadata(std::vector<Listed>& page, std::vector<ObjectInfo>& out, bool quick);
   void remember(const std::string& key, const ObjectInfo& info, const std::string& etag);
   Result<ObjectInfo> put_buffered(const std::string& key, const std::string& data,
                                   const ObjectMeta& meta);
@@ -109,6 +117,12 @@ class S3ObjectStore : public ObjectStore {
   Result<ObjectInfo> put_multipart(const std::string& key, ByteSource& in,
                                    std::optional<std::uint64_t> size, const ObjectMeta& meta);
   void abort_upload(const std::string& key, const std::string& upload_id);
+  // The note of an upload in progress under kUploadsDir; its removal.
+  Status note_upload(const std::string& key, const std::string& upload_id);
+  void forget_upload(const std::string& upload_id);
+  // Once per store, before its first write: aborts the uploads noted by
+  // earlier processes that never completed or aborted them (killed).
+  Status abort_orphaned_uploads();
   void add_meta_headers(http::Request& request, const ObjectMeta& meta,
                         const std::string& sha256) const;
 
@@ -118,8 +132,9 @@ class S3ObjectStore : public ObjectStore {
   std::atomic<bool> batch_delete_;  // cleared when the service lacks DeleteObjects
   std::mutex bucket_mutex_;         // one bucket check (and creation) at a time
   std::mutex mutex_;
-  bool bucket_ready_ = false;            // guarded by mutex_
-  std::map<std::string, Cached> cache_;  // by full key; guarded by mutex_
+  bool bucket_ready_ = false;                  // guarded by mutex_
+  std::atomic<bool> orphans_checked_ = false;  // set under bucket_mutex_
+  std::map<std::string, Cached> cache_;        // by full key; guarded by mutex_
 };
 
 }  // namespace megasync::connectors::s3

@@ -2,7 +2,7 @@
 // otherwise) or a multipart upload with parts sent in parallel.
 //
 // Memory per write: at most 8 MiB for a small object; nothing but libcurl's
-// buffers for a streamed PUT; (part_concurrency + 1) × part_size for a
+// buffers for a streamed PUT; part_concurrency × part_size for a
 // multipart upload.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -92,6 +92,9 @@ Result<ObjectInfo> S3ObjectStore::write(std::string_view path, ByteSource& in,
   if (auto ready = ensure_bucket(true); !ready) {
     return fail(ready.error());
   }
+  if (Status cleared = abort_orphaned_uploads(); !cleared) {
+    return fail(cleared.error());
+  }
   const std::string key = full_key(path);
   const std::uint64_t threshold = options_.multipart_threshold;
   if (meta.size && *meta.size > threshold) {
@@ -147,7 +150,8 @@ Result<ObjectInfo> S3ObjectStore::put_buffered(const std::string& key, const std
   info.mtime = meta.mtime;
   info.sha256 = sha256;
   info.metadata = meta.metadata;
-  remember(key, info, response->header("etag"));
+  info.etag = response->header("etag");
+  remember(key, info, info.etag);
   return info;
 }
 
@@ -214,6 +218,7 @@ Result<ObjectInfo> S3ObjectStore::put_streamed(const std::string& key, ByteSourc
   info.mtime = meta.mtime;
   info.sha256 = digest;
   info.metadata = meta.metadata;
+  info.etag = etag;
   ObjectInfo cached = info;
   cached.sha256 = meta.sha256;  // what a HEAD would say
   remember(key, cached, etag);
@@ -224,12 +229,114 @@ void S3ObjectStore::abort_upload(const std::string& key, const std::string& uplo
   http::Request r = request("DELETE", object_url(key, canonical_query({{"uploadId", upload_id}})));
   sign_payload(r, "");
   auto response = client_->send(r);
+  // 405/501: the service cannot abort uploads (s3rver); asking again later
+  // would not help, so the note goes too.
+  const bool unsupported = response && (response->status == 405 || response->status == 501);
   if (!response || (response->status >= 300 && response->status != 404)) {
-    spdlog::warn(
-        "{}: could not abort the multipart upload of {} ({}); a lifecycle rule "
-        "AbortIncompleteMultipartUpload removes such leftovers",
-        name_, key, response ? error_of(*response, "abort").message() : response.error().message());
+    spdlog::warn("{}: could not abort the multipart upload of {} ({}); {}", name_, key,
+                 response ? error_of(*response, "abort").message() : response.error().message(),
+                 unsupported ? "the service does not support AbortMultipartUpload: a lifecycle "
+                               "rule AbortIncompleteMultipartUpload must remove its parts"
+                             : "the next process tries again");
+    if (!unsupported) {
+      return;
+    }
   }
+  forget_upload(upload_id);
+}
+
+namespace {
+
+// The note's key: upload ids are long and may hold any URL-safe character.
+std::string upload_note_key(const std::string& prefix, const std::string& upload_id) {
+  return prefix + std::string(kUploadsDir) + "/" + sha256_hex(upload_id).substr(0, 32);
+}
+
+}  // namespace
+
+Status S3ObjectStore::note_upload(const std::string& key, const std::string& upload_id) {
+  http::Request r = request("PUT", object_url(upload_note_key(options_.prefix, upload_id)));
+  r.headers.emplace_back("Content-Type", "text/plain");
+  r.body = key + "\n" + upload_id + "\n";
+  sign_payload(r, r.body);
+  auto response = client_->send(r);
+  if (!response) {
+    return fail(response.error());
+  }
+  if (response->status >= 300) {
+    return fail(error_of(*response, fmt::format("note the multipart upload of {}", key)));
+  }
+  return ok();
+}
+
+void S3ObjectStore::forget_upload(const std::string& upload_id) {
+  const std::string note = upload_note_key(options_.prefix, upload_id);
+  http::Request r = request("DELETE", object_url(note));
+  sign_payload(r, "");
+  auto response = client_->send(r);
+  if (!response || (response->status >= 300 && response->status != 404)) {
+    spdlog::warn("{}: could not remove {} ({}); the next process removes it", name_, note,
+                 response ? error_of(*response, "delete").message() : response.error().message());
+  }
+}
+
+Status S3ObjectStore::abort_orphaned_uploads() {
+  if (orphans_checked_.load()) {
+    return ok();
+  }
+  std::lock_guard checking(bucket_mutex_);
+  if (orphans_checked_.load()) {
+    return ok();
+  }
+  const std::string notes = options_.prefix + std::string(kUploadsDir) + "/";
+  std::vector<std::string> keys;
+  Status listed = list_keys(notes, [&](std::vector<Listed>& page) -> Status {
+    for (Listed& item : page) {
+      keys.push_back(std::move(item.key));
+    }
+    return ok();
+  });
+  if (!listed) {
+    return listed;
+  }
+  int aborted = 0;
+  for (const std::string& note : keys) {
+    http::Request get = request("GET", object_url(note));
+    sign_payload(get, "");
+    auto response = client_->send(get);
+    if (!response) {
+      return fail(response.error());
+    }
+    if (response->status == 404) {
+      continue;  // completed meanwhile
+    }
+    if (response->status >= 300) {
+      return fail(error_of(*response, fmt::format("read {}", note)));
+    }
+    const std::string& body = response->body;
+    const std::size_t newline = body.find('\n');
+    if (newline == std::string::npos) {
+      spdlog::warn("{}: {} is not a note of megasync's; left alone", name_, note);
+      continue;
+    }
+    const std::string key = body.substr(0, newline);
+    std::string upload_id = body.substr(newline + 1);
+    while (!upload_id.empty() && upload_id.back() == '\n') {
+      upload_id.pop_back();
+    }
+    if (upload_note_key(options_.prefix, upload_id) != note) {
+      spdlog::warn("{}: {} does not name its own upload; left alone", name_, note);
+      continue;
+    }
+    abort_upload(key, upload_id);
+    ++aborted;
+  }
+  if (aborted > 0) {
+    spdlog::info("{}: {} multipart upload(s) an earlier process left open: aborted", name_,
+                 aborted);
+  }
+  orphans_checked_ = true;
+  return ok();
 }
 
 Result<ObjectInfo> S3ObjectStore::put_multipart(const std::string& key, ByteSource& in,
@@ -257,9 +364,15 @@ Result<ObjectInfo> S3ObjectStore::put_multipart(const std::string& key, ByteSour
     return make_error(ErrorCode::kRetryable, "{}: start multipart upload of {}: no UploadId", name_,
                       key);
   }
+  if (Status noted = note_upload(key, upload_id); !noted) {
+    abort_upload(key, upload_id);
+    return fail(noted.error());
+  }
 
-  // Parts: this thread reads them in order and hands them to workers through
-  // a queue of at most part_concurrency parts.
+  // Parts: this thread reads them in order and hands them to the workers. At
+  // most part_concurrency parts are alive at once (queued, uploading, or being
+  // read): the next part is read only when one has been uploaded, which keeps
+  // the memory of an upload at part_concurrency x part_size.
   struct Part {
     int number = 0;
     std::string data;
@@ -270,6 +383,7 @@ Result<ObjectInfo> S3ObjectStore::put_multipart(const std::string& key, ByteSour
   bool done = false;
   std::optional<Error> failure;
   std::map<int, std::string> etags;
+  std::size_t alive = 0;  // parts read and not yet uploaded, or being read
   const std::size_t concurrency = static_cast<std::size_t>(std::max(1, options_.part_concurrency));
 
   auto worker = [&] {
@@ -303,6 +417,8 @@ Result<ObjectInfo> S3ObjectStore::put_multipart(const std::string& key, ByteSour
         return;
       }
       etags[part.number] = response->header("etag");
+      --alive;
+      changed.notify_all();
     }
   };
   std::vector<std::thread> workers;
@@ -314,6 +430,14 @@ Result<ObjectInfo> S3ObjectStore::put_multipart(const std::string& key, ByteSour
   std::uint64_t total = 0;
   std::optional<Error> read_error;
   for (int number = 1;; ++number) {
+    {
+      std::unique_lock lock(mutex);
+      changed.wait(lock, [&] { return alive < concurrency || failure; });
+      if (failure) {
+        break;
+      }
+      ++alive;
+    }
     std::string data;
     data.reserve(static_cast<std::size_t>(part_size));
     auto n = fill(in, data, static_cast<std::size_t>(part_size));
@@ -334,8 +458,7 @@ Result<ObjectInfo> S3ObjectStore::put_multipart(const std::string& key, ByteSour
     total += data.size();
     const bool last = data.size() < part_size;
     {
-      std::unique_lock lock(mutex);
-      changed.wait(lock, [&] { return queue.size() < concurrency || failure; });
+      std::lock_guard lock(mutex);
       if (failure) {
         break;
       }
@@ -393,15 +516,17 @@ Result<ObjectInfo> S3ObjectStore::put_multipart(const std::string& key, ByteSour
     abort_upload(key, upload_id);
     return fail(error);
   }
+  forget_upload(upload_id);
   ObjectInfo info;
   info.path = key.substr(options_.prefix.size());
   info.size = total;
   info.mtime = meta.mtime;
   info.sha256 = digest;
   info.metadata = meta.metadata;
+  info.etag = xml_text(completed->body, "ETag");
   ObjectInfo cached = info;
   cached.sha256 = meta.sha256;  // what a HEAD would say
-  remember(key, cached, xml_text(completed->body, "ETag"));
+  remember(key, cached, info.etag);
   return info;
 }
 

@@ -112,6 +112,38 @@ TEST_F(SqliteStoreTest, CheckpointPutGetOverwriteListDelete) {
   EXPECT_EQ((*users)->position, "offset/9");
 }
 
+TEST_F(SqliteStoreTest, ObjectIndexPutReplaceRemoveAndForget) {
+  auto empty = store_->load_object_index("files", "bucket");
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->empty());
+
+  const WallTime mtime = WallTime(std::chrono::nanoseconds(1'700'000'000'123'456'789));
+  ASSERT_TRUE(store_->update_object_index(
+      "files", "bucket",
+      {{"a/b.txt", "\"etag-1\"", 10, mtime, "ab12"}, {"c d.bin", "\"etag-2\"", 0, mtime, ""}},
+      {}));
+  ASSERT_TRUE(store_->update_object_index("files", "other", {{"x", "e", 1, mtime, ""}}, {}));
+  ASSERT_TRUE(store_->update_object_index("logs", "bucket", {{"y", "e", 1, mtime, ""}}, {}));
+  // Replace one, remove the other (and an unknown path), in one call.
+  ASSERT_TRUE(store_->update_object_index(
+      "files", "bucket", {{"a/b.txt", "\"etag-3\"", 11, mtime, ""}}, {"c d.bin", "never"}));
+
+  auto index = store_->load_object_index("files", "bucket");
+  ASSERT_TRUE(index);
+  ASSERT_EQ(index->size(), 1u);
+  EXPECT_EQ((*index)[0].path, "a/b.txt");
+  EXPECT_EQ((*index)[0].etag, "\"etag-3\"");
+  EXPECT_EQ((*index)[0].size, 11u);
+  EXPECT_EQ((*index)[0].mtime, mtime);  // to the nanosecond
+  EXPECT_EQ((*index)[0].sha256, "");
+
+  // Forgetting a job's checkpoints forgets its index, and only its own.
+  ASSERT_TRUE(store_->delete_checkpoints("files"));
+  EXPECT_TRUE(store_->load_object_index("files", "bucket")->empty());
+  EXPECT_TRUE(store_->load_object_index("files", "other")->empty());
+  EXPECT_EQ(store_->load_object_index("logs", "bucket")->size(), 1u);
+}
+
 TEST_F(SqliteStoreTest, RunsBeginFinishAndListNewestFirst) {
   std::int64_t first = begin("orders", at(1000));
   std::int64_t second = begin("users", at(2000));

@@ -2,8 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <mutex>
+#include <optional>
+
 #include "sync/objects/executor.h"
 #include "sync/objects/hash.h"
+#include "state/state_store.h"
 #include "sync/objects/pool.h"
 
 namespace megasync::sync::objects {
@@ -12,25 +17,6 @@ namespace {
 // A dry run logs each planned action up to this many, then a count.
 constexpr std::size_t kLoggedActions = 1000;
 
-Result<ObjectMap> list_store(ObjectStore& store, const PathFilter& filter,
-                             const CancelToken& cancel) {
-  ObjectMap objects;
-  Status status = store.list("", [&](const ObjectInfo& info) -> Status {
-    if (cancel.cancelled()) {
-      return make_error(ErrorCode::kCancelled, "listing cancelled");
-    }
-    // Filtering here keeps excluded trees out of memory.
-    if (filter.accepts(info.path)) {
-      objects.emplace(info.path, info);
-    }
-    return ok();
-  });
-  if (!status) {
-    return fail(status.error());
-  }
-  return objects;
-}
-
 std::string dry_run_phase(const Plan& plan) {
   return fmt::format("dry run: {} to copy, {} to replace, {} to delete, {} bytes", plan.copies,
                      plan.replacements, plan.deletions, plan.bytes);
@@ -38,16 +24,137 @@ std::string dry_run_phase(const Plan& plan) {
 
 }  // namespace
 
+Result<ObjectMap> ObjectSyncJob::list_store(ObjectStore& store, const std::string& endpoint,
+                                            engine::RunContext& ctx) {
+  ObjectMap objects;
+  std::vector<std::string> partial;
+  Status status = store.list_quick("", [&](const ObjectInfo& info) -> Status {
+    if (ctx.cancel.cancelled()) {
+      return make_error(ErrorCode::kCancelled, "listing cancelled");
+    }
+    // Filtering here keeps excluded trees out of memory.
+    if (options_.plan.filter.accepts(info.path)) {
+      if (info.partial) {
+        partial.push_back(info.path);
+      }
+      objects.emplace(info.path, info);
+    }
+    return ok();
+  });
+  if (!status) {
+    return fail(status.error());
+  }
+  if (partial.empty() || ctx.store == nullptr) {
+    return complete_partial(store, objects, partial, endpoint, ctx);
+  }
+  // Complete what the index remembers with the same ETag and size; forget
+  // what is no longer listed.
+  Result<std::vector<state::ObjectIndexEntry>> index =
+      ctx.store->load_object_index(ctx.job, endpoint);
+  if (!index) {
+    return fail(std::move(index.error()).with_context("load the object index"));
+  }
+  std::vector<std::string> gone;
+  for (state::ObjectIndexEntry& entry : *index) {
+    auto it = objects.find(entry.path);
+    if (it == objects.end()) {
+      gone.push_back(std::move(entry.path));
+      continue;
+    }
+    ObjectInfo& info = it->second;
+    if (info.partial && info.etag == entry.etag && info.size == entry.size) {
+      info.mtime = entry.mtime;
+      info.sha256 = std::move(entry.sha256);
+      info.partial = false;
+    }
+  }
+  std::erase_if(partial, [&](const std::string& path) { return !objects.at(path).partial; });
+  if (!gone.empty()) {
+    if (Status forgot = ctx.store->update_object_index(ctx.job, endpoint, {}, gone); !forgot) {
+      return fail(std::move(forgot.error()).with_context("update the object index"));
+    }
+  }
+  return complete_partial(store, objects, partial, endpoint, ctx);
+}
+
+Result<ObjectMap> ObjectSyncJob::complete_partial(ObjectStore& store, ObjectMap& objects,
+                                                  const std::vector<std::string>& partial,
+                                                  const std::string& endpoint,
+                                                  engine::RunContext& ctx) {
+  if (partial.empty()) {
+    return std::move(objects);
+  }
+  if (ctx.progress != nullptr) {
+    ctx.progress->set_phase(fmt::format("listing: reading the metadata of {} objects of {}",
+                                        partial.size(), endpoint));
+  }
+  std::vector<std::optional<ObjectInfo>> stats(partial.size());
+  std::mutex mutex;
+  std::optional<Error> first_error;
+  parallel_for(partial.size(), std::max(options_.transfers, 8), ctx.cancel, [&](std::size_t i) {
+    Result<std::optional<ObjectInfo>> stat = store.stat(partial[i]);
+    if (stat) {
+      stats[i] = std::move(*stat);  // nullopt: deleted since the listing
+      return;
+    }
+    std::lock_guard lock(mutex);
+    if (!first_error) {
+      first_error = std::move(stat.error()).with_context("stat " + partial[i]);
+    }
+  });
+  if (ctx.cancel.cancelled()) {
+    return make_error(ErrorCode::kCancelled, "listing cancelled");
+  }
+  if (first_error) {
+    return fail(*first_error);
+  }
+  std::vector<state::ObjectIndexEntry> learned;
+  for (std::size_t i = 0; i < partial.size(); ++i) {
+    if (!stats[i]) {
+      objects.erase(partial[i]);
+      continue;
+    }
+    ObjectInfo& info = *stats[i];
+    info.path = partial[i];
+    if (!info.etag.empty()) {
+      learned.push_back({info.path, info.etag, info.size, info.mtime, info.sha256});
+    }
+    objects[partial[i]] = std::move(info);
+  }
+  if (ctx.store != nullptr && !learned.empty()) {
+    if (Status noted = ctx.store->update_object_index(ctx.job, endpoint, learned, {}); !noted) {
+      return fail(std::move(noted.error()).with_context("update the object index"));
+    }
+  }
+  return std::move(objects);
+}
+
+Status ObjectSyncJob::remember_applied(const ExecuteResult& result, engine::RunContext& ctx) {
+  if (ctx.store == nullptr) {
+    return ok();
+  }
+  std::vector<state::ObjectIndexEntry> written;
+  for (const auto& [path, info] : result.written) {
+    if (!info.etag.empty()) {
+      written.push_back({path, info.etag, info.size, info.mtime, info.sha256});
+    }
+  }
+  if (written.empty() && result.deleted.empty()) {
+    return ok();
+  }
+  return ctx.store->update_object_index(ctx.job, options_.target_name, written, result.deleted);
+}
+
 Result<ObjectSyncJob::Listings> ObjectSyncJob::list_both(engine::RunContext& ctx) {
   if (ctx.progress != nullptr) {
     ctx.progress->set_phase("listing");
   }
   Listings listings;
-  Result<ObjectMap> source = list_store(*source_, options_.plan.filter, ctx.cancel);
+  Result<ObjectMap> source = list_store(*source_, options_.source_name, ctx);
   if (!source) {
     return fail(std::move(source.error()).with_context("source " + options_.source_name));
   }
-  Result<ObjectMap> target = list_store(*target_, options_.plan.filter, ctx.cancel);
+  Result<ObjectMap> target = list_store(*target_, options_.target_name, ctx);
   if (!target) {
     return fail(std::move(target.error()).with_context("target " + options_.target_name));
   }
@@ -151,6 +258,9 @@ Status ObjectSyncJob::apply(const Plan& plan, engine::RunContext& ctx) {
   {
     std::lock_guard lock(mutex_);
     vanished_total_ += static_cast<std::int64_t>(result->vanished.size());
+  }
+  if (Status remembered = remember_applied(*result, ctx); !remembered) {
+    return fail(std::move(remembered.error()).with_context("update the object index"));
   }
   if (ctx.progress != nullptr) {
     ctx.progress->set_phase("verifying");

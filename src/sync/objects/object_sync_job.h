@@ -15,6 +15,7 @@
 
 #include "core/object_store.h"
 #include "engine/job.h"
+#include "sync/objects/executor.h"
 #include "sync/objects/plan.h"
 
 namespace megasync::sync::objects {
@@ -47,6 +48,17 @@ class ObjectSyncJob : public engine::Job {
     ObjectMap target;
   };
   Result<Listings> list_both(engine::RunContext& ctx);
+  // Lists one store (ObjectStore::list_quick), filtered. Partial entries are
+  // completed from the job's object index in the state store when their ETag
+  // and size still match, else with a stat() each (several at a time), whose
+  // answers go into the index; index entries no longer listed are dropped.
+  Result<ObjectMap> list_store(ObjectStore& store, const std::string& endpoint,
+                               engine::RunContext& ctx);
+  Result<ObjectMap> complete_partial(ObjectStore& store, ObjectMap& objects,
+                                     const std::vector<std::string>& partial,
+                                     const std::string& endpoint, engine::RunContext& ctx);
+  // Notes what the executor wrote and deleted in the target's object index.
+  Status remember_applied(const ExecuteResult& result, engine::RunContext& ctx);
   // Checksum mode: fills sha256 of the pairs whose sizes match, by reading them.
   Status add_digests(Listings& listings, engine::RunContext& ctx);
   // Checks the delete limit, logs the plan, executes and checks it (not in a dry run).

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "connectors/s3/encode.h"
 #include "connectors/s3/object_store.h"
 
 namespace megasync::connectors::s3 {
@@ -79,6 +80,13 @@ class S3FailuresTest : public ::testing::Test {
       res.set_content("<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>",
                       "application/xml");
     });
+    // The notes of open multipart uploads (.megasync-uploads/<hash>).
+    server.Put(R"(/bkt/\.megasync-uploads/.+)",
+               [](const httplib::Request&, httplib::Response& res) {
+                 res.set_header("ETag", "\"n\"");
+               });
+    server.Delete(R"(/bkt/\.megasync-uploads/.+)",
+                  [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
   }
 
   httplib::Server server_;
@@ -126,6 +134,50 @@ TEST_F(S3FailuresTest, AFailedPartAbortsTheUpload) {
   for (const auto& r : requests) {
     EXPECT_EQ(r.find("POST /bkt/big.bin?uploadId"), std::string::npos) << r;
   }
+}
+
+TEST_F(S3FailuresTest, UploadsLeftByAKilledProcessAreAbortedBeforeTheFirstWrite) {
+  const std::string note = ".megasync-uploads/" + sha256_hex("U9").substr(0, 32);
+  server_.Get("/bkt/", [&](const httplib::Request& req, httplib::Response& res) {
+    std::string contents;
+    if (req.get_param_value("prefix") == ".megasync-uploads/") {
+      contents = "<Contents><Key>" + note + "</Key><Size>10</Size><ETag>&quot;n&quot;</ETag>" +
+                 "<LastModified>2026-11-29T08:00:00.000Z</LastModified></Contents>";
+    }
+    res.set_content("<ListBucketResult><IsTruncated>false</IsTruncated>" + contents +
+                        "</ListBucketResult>",
+                    "application/xml");
+  });
+  server_.Get("/bkt/" + note, [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("dir/old.bin\nU9\n", "text/plain");
+  });
+  server_.Delete("/bkt/" + note,
+                 [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
+  server_.Delete("/bkt/dir/old.bin",
+                 [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
+  server_.Put("/bkt/small.txt", [](const httplib::Request&, httplib::Response& res) {
+    res.set_header("ETag", "\"e\"");
+  });
+  Start();
+  S3ObjectStore store(options());
+  for (const char* content : {"first", "second"}) {
+    StringSource source(content);
+    ASSERT_TRUE(store.write("small.txt", source, ObjectMeta{}));
+  }
+  const auto requests = log();
+  std::vector<std::string> expected = {
+      "DELETE /bkt/dir/old.bin?uploadId=U9 204",
+      "DELETE /bkt/" + note + " 204",
+      "PUT /bkt/small.txt 200",
+      "PUT /bkt/small.txt 200",
+  };
+  std::vector<std::string> seen;
+  for (const auto& r : requests) {
+    if (r.starts_with("DELETE") || r.starts_with("PUT")) {
+      seen.push_back(r);
+    }
+  }
+  EXPECT_EQ(seen, expected);  // aborted once, before the first write only
 }
 
 TEST_F(S3FailuresTest, ASourceShorterThanListedAbortsAndIsRetryable) {

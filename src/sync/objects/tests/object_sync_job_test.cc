@@ -3,12 +3,15 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "connectors/fs/object_store.h"
+#include "state/memory_store.h"
 
 namespace megasync::sync::objects {
 namespace {
@@ -31,6 +34,50 @@ class VanishingStore : public FsObjectStore {
 
  private:
   std::string path_;
+};
+
+// A target that lists like S3: list_quick() gives partial entries (no mtime)
+// with an ETag that changes whenever the file is rewritten; stat() gives the
+// whole entry, and counts the calls.
+class QuickListingStore : public FsObjectStore {
+ public:
+  explicit QuickListingStore(std::string root) : FsObjectStore(std::move(root), false) {}
+  Status list_quick(std::string_view prefix,
+                    const std::function<Status(const ObjectInfo&)>& each) override {
+    return FsObjectStore::list(prefix, [&](const ObjectInfo& info) {
+      ObjectInfo quick = info;
+      quick.etag = etag_of(info.path);
+      quick.mtime = WallTime{};
+      quick.partial = true;
+      return each(quick);
+    });
+  }
+  Result<std::optional<ObjectInfo>> stat(std::string_view path) override {
+    ++stats;
+    auto info = FsObjectStore::stat(path);
+    if (info && *info) {
+      (*info)->etag = etag_of((*info)->path);
+    }
+    return info;
+  }
+  Result<ObjectInfo> write(std::string_view path, ByteSource& in, const ObjectMeta& meta) override {
+    auto info = FsObjectStore::write(path, in, meta);
+    if (info) {
+      info->etag = etag_of(info->path);
+    }
+    return info;
+  }
+  std::atomic<int> stats{0};
+
+ private:
+  // The inode changes with each rewrite (files are replaced by rename).
+  std::string etag_of(const std::string& path) const {
+    struct stat st {};
+    if (::stat((root() + "/" + path).c_str(), &st) != 0) {
+      return "";
+    }
+    return std::to_string(st.st_ino) + ":" + std::to_string(st.st_size);
+  }
 };
 
 class ObjectSyncJobTest : public ::testing::Test {
@@ -130,6 +177,55 @@ TEST_F(ObjectSyncJobTest, MirrorsATreeThenOnlyTheChanges) {
   EXPECT_EQ(tree(target_dir_), tree(source_dir_));
   EXPECT_EQ(progress_->snapshot().records, 3);
   EXPECT_EQ(job->describe()["last_plan"]["deletions"], 1);
+}
+
+TEST_F(ObjectSyncJobTest, QuickListingsAreCompletedFromTheObjectIndex) {
+  auto state = state::open_memory_store();
+  auto run_with_index = [&](ObjectSyncJob& job) {
+    progress_ = std::make_unique<engine::RunProgress>();
+    engine::RunContext ctx;
+    ctx.job = "files";
+    ctx.progress = progress_.get();
+    ctx.store = state.get();
+    return job.run(ctx);
+  };
+  auto job_over = [&](std::shared_ptr<QuickListingStore> target) {
+    ObjectSyncOptions options;
+    options.source_name = "src";
+    options.target_name = "mirror";
+    options.plan.delete_extra = true;
+    return std::make_unique<ObjectSyncJob>(
+        options, std::make_shared<FsObjectStore>(source_dir_, true), std::move(target));
+  };
+
+  auto first = std::make_shared<QuickListingStore>(target_dir_);
+  ASSERT_TRUE(run_with_index(*job_over(first)));
+  EXPECT_EQ(tree(target_dir_), tree(source_dir_));
+  EXPECT_EQ(state->load_object_index("files", "mirror")->size(), static_cast<std::size_t>(kFiles));
+
+  // A new process: nothing to copy, and no object needed a stat.
+  auto second = std::make_shared<QuickListingStore>(target_dir_);
+  ASSERT_TRUE(run_with_index(*job_over(second)));
+  EXPECT_EQ(progress_->snapshot().records, 0);
+  EXPECT_EQ(second->stats.load(), 0);
+
+  // Another tool rewrites one target object (new ETag) and deletes another:
+  // the first is stat'ed and replaced, the second copied again and the index
+  // follows.
+  const std::string edited = target_dir_ + "/dir1/sub1/file1.txt";
+  stdfs::remove(edited);
+  std::ofstream(edited, std::ios::binary) << "written by another tool";
+  stdfs::remove(target_dir_ + "/dir2/sub2/file2.txt");
+  auto third = std::make_shared<QuickListingStore>(target_dir_);
+  ASSERT_TRUE(run_with_index(*job_over(third)));
+  EXPECT_EQ(third->stats.load(), 1);
+  EXPECT_EQ(progress_->snapshot().records, 2);
+  EXPECT_EQ(tree(target_dir_), tree(source_dir_));
+
+  auto fourth = std::make_shared<QuickListingStore>(target_dir_);
+  ASSERT_TRUE(run_with_index(*job_over(fourth)));
+  EXPECT_EQ(progress_->snapshot().records, 0);
+  EXPECT_EQ(fourth->stats.load(), 0);
 }
 
 TEST_F(ObjectSyncJobTest, DryRunChangesNothing) {
