@@ -81,10 +81,9 @@ class S3FailuresTest : public ::testing::Test {
                       "application/xml");
     });
     // The notes of open multipart uploads (.megasync-uploads/<hash>).
-    server.Put(R"(/bkt/\.megasync-uploads/.+)",
-               [](const httplib::Request&, httplib::Response& res) {
-                 res.set_header("ETag", "\"n\"");
-               });
+    server.Put(
+        R"(/bkt/\.megasync-uploads/.+)",
+        [](const httplib::Request&, httplib::Response& res) { res.set_header("ETag", "\"n\""); });
     server.Delete(R"(/bkt/\.megasync-uploads/.+)",
                   [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
   }
@@ -144,9 +143,9 @@ TEST_F(S3FailuresTest, UploadsLeftByAKilledProcessAreAbortedBeforeTheFirstWrite)
       contents = "<Contents><Key>" + note + "</Key><Size>10</Size><ETag>&quot;n&quot;</ETag>" +
                  "<LastModified>2026-11-29T08:00:00.000Z</LastModified></Contents>";
     }
-    res.set_content("<ListBucketResult><IsTruncated>false</IsTruncated>" + contents +
-                        "</ListBucketResult>",
-                    "application/xml");
+    res.set_content(
+        "<ListBucketResult><IsTruncated>false</IsTruncated>" + contents + "</ListBucketResult>",
+        "application/xml");
   });
   server_.Get("/bkt/" + note, [](const httplib::Request&, httplib::Response& res) {
     res.set_content("dir/old.bin\nU9\n", "text/plain");
