@@ -99,8 +99,9 @@ def new_bucket_name(tag: str) -> str:
 
 
 def rclone_env(server) -> dict:
-    """rclone's environment: the `s3r` remote, and `azr` when Azurite runs.
-    `server` is an S3Server (its remote first) or an AzureServer."""
+    """rclone's environment: the remote `s3r` for `server` when it is an
+    S3Server (else for s3() when s3rver runs), and `azr` for Azurite when it
+    runs (or for `server` when it is an AzureServer)."""
     env = {k: v for k, v in os.environ.items()
            if k != "AWS_CA_BUNDLE" and not k.startswith("RCLONE_")}
     try:

@@ -1,11 +1,15 @@
-"""Crash test of the azure_blob target: `megasync sync` killed with SIGKILL while
-a block upload is open (blocks uploaded, the block list not yet committed), then
-run again. The rerun must make the container equal to the source (`megasync
-verify` and `rclone check`); the killed upload must never be visible as a blob,
-and the rerun's commit discards its blocks, so no block upload is left open
-(src/connectors/azure_blob, src/sync/objects)."""
+"""Crash test of the azure_blob target: `megasync sync` of many small files and a
+few large ones (block uploads) killed with SIGKILL at 10 random moments — the
+first while a block upload is open (blocks uploaded, the block list not yet
+committed), the others when a random number of blobs has arrived — and run
+again after each. After every kill each visible blob equals its source file (no
+partial blob: `rclone check --one-way` from the container); in the end the
+container equals the source (`megasync verify` and `rclone check`) and no block
+upload is left open, the commits having discarded the blocks of the killed
+uploads (src/connectors/azure_blob, src/sync/objects)."""
 
 import os
+import random
 import signal
 import subprocess
 import textwrap
@@ -16,7 +20,9 @@ from object_stores import (azure_blob_names, azurite, new_container_name, open_b
                            rclone_check)
 
 MIB = 1024 * 1024
-DEADLINE = 120.0  # upper bound for a block upload to begin; not a sleep
+DEADLINE = 120.0  # upper bound for a kill moment to come; not a sleep
+KILLS = 10
+FILES = 153
 
 
 class AzureCrashTest(DaemonTestCase):
@@ -64,23 +70,39 @@ class AzureCrashTest(DaemonTestCase):
                     transfers: 2
                 """))
 
-        process = subprocess.Popen([BINARY, "sync", "-c", config, "files"], cwd=self.tmp,
-                                   env=child_env(), stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-        self.addCleanup(lambda: process.poll() is None and process.kill())
+        seed = random.randrange(1 << 30)
+        rng = random.Random(seed)
+        context = f"(random seed {seed})"
+        killed = 0
+        for n in range(KILLS):
+            process = subprocess.Popen([BINARY, "sync", "-c", config, "files"], cwd=self.tmp,
+                                       env=child_env(), stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+            self.addCleanup(lambda p=process: p.poll() is None and p.kill())
+            if n == 0:
+                def moment() -> bool:
+                    return bool(open_block_uploads(server, container))
+            else:
+                have = len(azure_blob_names(server, container))
+                want = have + rng.randint(1, max(1, (FILES - have) // 4))
 
-        def upload_open() -> bool:
-            self.assertIsNone(process.poll(), "the sync ended before any block upload began")
-            return bool(open_block_uploads(server, container))
+                def moment() -> bool:
+                    return len(azure_blob_names(server, container)) >= want
 
-        wait_for(upload_open, DEADLINE, "a block upload to begin", interval=0.02)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
-        cut_short = open_block_uploads(server, container)
-        self.assertTrue(cut_short)
-        # Uncommitted blocks are no blob: nothing partial is visible.
-        visible = set(azure_blob_names(server, container))
-        self.assertFalse(visible & set(cut_short), cut_short)
+            wait_for(lambda: process.poll() is not None or moment(), DEADLINE,
+                     f"kill moment {n + 1} {context}", interval=0.02)
+            if process.poll() is not None:
+                # The sync finished before this moment came: nothing left to cut.
+                self.assertEqual(process.returncode, EXIT_OK, context)
+                break
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
+            killed += 1
+            if n == 0:
+                self.assertTrue(open_block_uploads(server, container), context)
+            # Whatever is visible is complete and equal to its source file.
+            rclone_check(server, f"azr:{container}", source, "--one-way")
+        self.assertGreaterEqual(killed, 2, context)
 
         result = run_cli(["sync", "-c", config, "files"], cwd=self.tmp, timeout=300)
         self.assert_exit(result, EXIT_OK)
