@@ -8,6 +8,7 @@ namespace megasync::connectors {
 
 void register_fs(engine::Registry& registry);
 void register_s3(engine::Registry& registry);
+void register_azure_blob(engine::Registry& registry);
 void register_sqlite(engine::Registry& registry);
 void register_postgres(engine::Registry& registry);
 void register_mariadb(engine::Registry& registry);

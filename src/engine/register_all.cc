@@ -8,6 +8,7 @@ namespace megasync::engine {
 void register_all(Registry& registry) {
   connectors::register_fs(registry);
   connectors::register_s3(registry);
+  connectors::register_azure_blob(registry);
   connectors::register_sqlite(registry);
   connectors::register_postgres(registry);
   connectors::register_mariadb(registry);

@@ -196,6 +196,10 @@ start_node() {
   local name=$1 port=$2 var=$3 script=$4 dir="$STATE/$1" pid=""
   shift 4
   mkdir -p "$dir/data"
+  # For node-ctl.sh, which restarts the server the same way (and may run
+  # without the port variables).
+  echo "$port" >"$dir/port"
+  printf '%s\0' node "${NODE_OPTS[@]}" "$NODE_DIR/node_modules/$script" "$@" >"$dir/command"
   if [ -n "$(node_pid "$name")" ]; then
     echo "services: $name already running"
   else
