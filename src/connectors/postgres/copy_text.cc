@@ -7,9 +7,23 @@
 namespace megasync::connectors::postgres {
 namespace {
 
+bool needs_escape(char c) {
+  return c == '\\' || c == '\n' || c == '\r' || c == '\t';
+}
+
 void append_escaped(std::string_view text, std::string& out) {
-  for (char c : text) {
-    switch (c) {
+  // Runs without a special character (nearly every value) are appended whole.
+  std::size_t from = 0;
+  while (true) {
+    std::size_t at = from;
+    while (at < text.size() && !needs_escape(text[at])) {
+      ++at;
+    }
+    out.append(text.substr(from, at - from));
+    if (at == text.size()) {
+      return;
+    }
+    switch (text[at]) {
       case '\\':
         out += "\\\\";
         break;
@@ -19,12 +33,10 @@ void append_escaped(std::string_view text, std::string& out) {
       case '\r':
         out += "\\r";
         break;
-      case '\t':
-        out += "\\t";
-        break;
       default:
-        out += c;
+        out += "\\t";
     }
+    from = at + 1;
   }
 }
 
@@ -35,7 +47,10 @@ void append_copy_value(const Value& value, std::string& out) {
     std::string& out;
     void operator()(std::monostate) const { out += "\\N"; }
     void operator()(bool b) const { out += b ? 't' : 'f'; }
-    void operator()(std::int64_t i) const { fmt::format_to(std::back_inserter(out), "{}", i); }
+    void operator()(std::int64_t i) const {
+      const fmt::format_int text(i);
+      out.append(text.data(), text.size());
+    }
     void operator()(double d) const {
       if (std::isnan(d)) {
         out += "NaN";
@@ -47,9 +62,11 @@ void append_copy_value(const Value& value, std::string& out) {
     }
     void operator()(const std::string& s) const { append_escaped(s, out); }
     void operator()(const Bytes& b) const {
+      static constexpr char kHex[] = "0123456789abcdef";
       out += "\\\\x";  // bytea hex input, its backslash escaped for COPY
       for (unsigned char c : b.data) {
-        fmt::format_to(std::back_inserter(out), "{:02x}", c);
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
       }
     }
   };
@@ -89,9 +106,14 @@ Status parse_copy_row(std::string_view row, std::vector<std::optional<std::strin
     if (raw == "\\N") {
       field.reset();
     } else if (raw.find('\\') == std::string_view::npos) {
-      field.emplace(raw);
+      if (field) {
+        field->assign(raw);  // keeps the string's storage from the previous row
+      } else {
+        field.emplace(raw);
+      }
     } else {
-      std::string& out = field.emplace();
+      std::string& out = field ? *field : field.emplace();
+      out.clear();
       out.reserve(raw.size());
       for (std::size_t j = 0; j < raw.size(); ++j) {
         if (raw[j] != '\\') {

@@ -124,6 +124,7 @@ TupleData read_tuple(Reader& in) {
     in.fail_invalid(at, fmt::format("negative column count {}", count));
     return tuple;
   }
+  tuple.reserve(static_cast<std::size_t>(count));
   for (std::int16_t i = 0; i < count && !in.failed(); ++i) {
     TupleValue value;
     at = in.offset();

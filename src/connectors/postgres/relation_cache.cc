@@ -112,6 +112,9 @@ Result<Value> RelationCache::column_value(const RelationMessage& relation, std::
   } else {
     converted = Value(value.data);
   }
+  if (converted) {
+    return converted;  // the context below is formatted only for an error
+  }
   return with_context(std::move(converted),
                       fmt::format("pgoutput: {} column {}", collection_name(relation), c.name));
 }

@@ -43,7 +43,9 @@ class RowEncoder {
         // Not a JSON array: written as it is.
         std::optional<std::string> literal = json_to_array_literal(*text);
         append_copy_value(literal ? Value(*std::move(literal)) : value, data);
-      } else if (text != nullptr && is_time_[i]) {
+      } else if (text != nullptr && is_time_[i] &&
+                 (text->starts_with('-') || text->starts_with("0000"))) {
+        // A year before 1 (ISO's 0000 is 1 BC): PostgreSQL wants "... BC".
         append_copy_value(Value(iso_to_pg_input(*text)), data);
       } else {
         append_copy_value(value, data);
@@ -229,26 +231,26 @@ Status PostgresSink::reset_checkpoint() {
 }
 
 Status PostgresSink::apply(const Batch& batch) {
-  if (Status s = db_->exec("BEGIN"); !s) {
+  // A snapshot batch before the last carries no checkpoint: nothing resumes
+  // from it, a crash starts the snapshot again. Its commit need not wait for
+  // the WAL flush; the last batch's (synchronous) commit flushes it.
+  if (Status s = db_->exec(batch.snapshot && batch.end.empty()
+                               ? "BEGIN; SET LOCAL synchronous_commit = off"
+                               : "BEGIN");
+      !s) {
+    (void)db_->exec("ROLLBACK");
     return fail(s.error().with_context("apply batch"));
   }
   conflicts_.clear();
-  Status applied = ok();
-  if (batch.snapshot && batch.end.empty()) {
-    // A snapshot batch before the last carries no checkpoint: nothing resumes
-    // from it, a crash starts the snapshot again. Its commit need not wait
-    // for the WAL flush; the last batch's (synchronous) commit flushes it.
-    applied = db_->exec("SET LOCAL synchronous_commit = off");
-  }
-  if (applied) {
-    applied = apply_in_transaction(batch);
-  }
+  filled_stages_.clear();
+  Status applied = apply_in_transaction(batch);
   if (applied) {
     applied = db_->exec("COMMIT");
   }
   if (!applied) {
     (void)db_->exec("ROLLBACK");
     stages_.clear();  // staging tables created in this transaction are gone
+    filled_stages_.clear();
     conflicts_.clear();
     return fail(applied.error().with_context("apply batch"));
   }
@@ -271,7 +273,7 @@ Status PostgresSink::apply_in_transaction(const Batch& batch) {
     }
     copied = std::move(*done);
   }
-  NetChanges pending;
+  PendingRefs pending;
   for (const Change& change : batch.changes) {
     if (!copied.empty() && copied.contains(change.collection)) {
       continue;
@@ -295,7 +297,7 @@ Status PostgresSink::apply_in_transaction(const Batch& batch) {
       return make_error(ErrorCode::kPermanent, "table {}: a change has {} key values, expected {}",
                         change.collection, change.key.size(), schema->second.primary_key.size());
     }
-    fold_change(change, pending);
+    fold_ref(change, pending);
   }
   if (Status s = flush(pending); !s) {
     return s;
@@ -325,7 +327,37 @@ Status PostgresSink::apply_in_transaction(const Batch& batch) {
   return ok();
 }
 
-Status PostgresSink::flush(NetChanges& pending) {
+const std::map<std::string, Value>& PostgresSink::RowRef::fields() const {
+  static const std::map<std::string, Value> kNone;
+  return merged ? *merged : (last != nullptr ? *last : kNone);
+}
+
+void PostgresSink::fold_ref(const Change& change, PendingRefs& pending) {
+  RowRef& row = pending[change.collection][encode_key(change.key)];
+  row.key = &change.key;
+  if (change.op == Op::kDelete || row.deleted) {
+    // A delete forgets the upserts before it; an upsert after it replaces the row.
+    row.deleted = change.op == Op::kDelete;
+    row.last = nullptr;
+    row.merged.reset();
+    if (row.deleted) {
+      return;
+    }
+  }
+  if (row.last == nullptr && !row.merged) {
+    row.last = &change.fields;
+    return;
+  }
+  if (!row.merged) {
+    row.merged = *row.last;
+    row.last = nullptr;
+  }
+  for (const auto& [name, value] : change.fields) {
+    (*row.merged)[name] = value;  // a later upsert's columns win; absent ones stay
+  }
+}
+
+Status PostgresSink::flush(PendingRefs& pending) {
   for (auto& [collection, rows] : pending) {
     if (Status s = flush_table(schemas_.at(collection), rows); !s) {
       return fail(s.error().with_context(fmt::format("table {}", collection)));
@@ -470,9 +502,8 @@ Result<std::set<std::string>> PostgresSink::copy_snapshot(const Batch& batch) {
     if (db_->copy_in(fmt::format("COPY {} ({}) FROM STDIN", qualified_name(schema.name),
                                  join_quoted(columns)),
                      produce)) {
-      if (Status s = db_->exec("RELEASE SAVEPOINT megasync_copy"); !s) {
-        return fail(s.error());
-      }
+      // The savepoint is left to the commit (one round trip less); the next
+      // table's, of the same name, hides it.
       copied.insert(name);
       continue;
     }
@@ -484,42 +515,71 @@ Result<std::set<std::string>> PostgresSink::copy_snapshot(const Batch& batch) {
   return copied;
 }
 
-Status PostgresSink::flush_table(const CollectionSchema& schema, NetRows& rows) {
+Status PostgresSink::flush_table(const CollectionSchema& schema, TableRefs& rows) {
   auto is_key = [&](const std::string& name) {
     return std::find(schema.primary_key.begin(), schema.primary_key.end(), name) !=
            schema.primary_key.end();
   };
   // Upserts grouped by the columns they carry (all of them, unless a source
   // could not read some, like an unchanged TOASTed value).
-  std::map<std::vector<std::string>, std::vector<NetRow*>> upserts;
-  std::vector<NetRow*> deletes;
+  std::map<std::vector<std::string>, std::vector<const RowRef*>> upserts;
+  std::vector<const RowRef*> deletes;
+  // Whether `row` carries exactly the non-key `columns` (from the key's end on).
+  auto carries = [&](const RowRef& row, const std::vector<std::string>& columns) {
+    std::size_t i = schema.primary_key.size();
+    for (const auto& [name, value] : row.fields()) {
+      if (is_key(name)) {
+        continue;
+      }
+      if (i == columns.size() || columns[i] != name) {
+        return false;
+      }
+      ++i;
+    }
+    return i == columns.size();
+  };
+  std::vector<const RowRef*>* last_group = nullptr;  // rows mostly carry what the one before did
+  const std::vector<std::string>* last_columns = nullptr;
   for (auto& [encoded, row] : rows) {
     if (row.deleted) {
       deletes.push_back(&row);
       continue;
     }
+    if (last_group != nullptr && carries(row, *last_columns)) {
+      last_group->push_back(&row);
+      continue;
+    }
     std::vector<std::string> columns = schema.primary_key;
-    for (const auto& [name, value] : row.fields) {
+    for (const auto& [name, value] : row.fields()) {
       if (!is_key(name)) {
         columns.push_back(name);
       }
     }
-    upserts[columns].push_back(&row);
+    auto group = upserts.try_emplace(std::move(columns)).first;
+    group->second.push_back(&row);
+    last_group = &group->second;
+    last_columns = &group->first;
   }
 
   const std::set<std::string>& arrays = array_columns_[schema.name];
   auto copy_rows = [&](const std::string& stage_name, const std::vector<std::string>& columns,
-                       const std::vector<NetRow*>& group) -> Status {
+                       const std::vector<const RowRef*>& group) -> Status {
+    if (!filled_stages_.insert(stage_name).second) {
+      // Used before in this transaction (a truncate came between): emptied.
+      if (Status s = db_->exec(fmt::format("TRUNCATE {}", stage_name)); !s) {
+        return s;
+      }
+    }
     const RowEncoder encoder(schema, columns, arrays);
     // The key, then the other fields in name order: the order `columns` was
     // built in (a delete carries the key only).
     std::vector<const Value*> values(columns.size());
-    auto append_row = [&](const NetRow& row, std::string& data) {
+    auto append_row = [&](const RowRef& row, std::string& data) {
       std::size_t i = 0;
       for (; i < schema.primary_key.size(); ++i) {
-        values[i] = &row.key[i];
+        values[i] = &(*row.key)[i];
       }
-      for (const auto& [name, value] : row.fields) {
+      for (const auto& [name, value] : row.fields()) {
         if (i < columns.size() && !is_key(name)) {
           values[i++] = &value;
         }
@@ -528,7 +588,7 @@ Status PostgresSink::flush_table(const CollectionSchema& schema, NetRows& rows) 
     };
     auto produce = [&](const std::function<Status(std::string_view)>& write) -> Status {
       std::string data;
-      for (const NetRow* row : group) {
+      for (const RowRef* row : group) {
         append_row(*row, data);
         // Sent in small pieces: the server parses and inserts one while the
         // next is encoded.
@@ -558,9 +618,8 @@ Status PostgresSink::flush_table(const CollectionSchema& schema, NetRows& rows) 
       match += fmt::format("{}t.{} = s.{}", match.empty() ? "" : " AND ", quote_ident(key),
                            quote_ident(key));
     }
-    if (Status s =
-            db_->exec(fmt::format("DELETE FROM {} t USING {} s WHERE {}; TRUNCATE {}",
-                                  qualified_name(schema.name), *stage_name, match, *stage_name));
+    if (Status s = db_->exec(fmt::format("DELETE FROM {} t USING {} s WHERE {}",
+                                         qualified_name(schema.name), *stage_name, match));
         !s) {
       return s;
     }
@@ -596,10 +655,10 @@ Status PostgresSink::flush_table(const CollectionSchema& schema, NetRows& rows) 
           differs_condition(columns, schema.primary_key.size(), "excluded"));
     }
     if (Status s = db_->exec(fmt::format(
-            "INSERT INTO {} AS t ({}) SELECT {} FROM {} ON CONFLICT ({}) DO {}{}; TRUNCATE {}",
+            "INSERT INTO {} AS t ({}) SELECT {} FROM {} ON CONFLICT ({}) DO {}{}",
             qualified_name(schema.name), join_quoted(columns), join_quoted(columns), *stage_name,
             join_quoted(schema.primary_key), updates.empty() ? "NOTHING" : "UPDATE SET " + updates,
-            updates.empty() ? "" : condition, *stage_name));
+            updates.empty() ? "" : condition));
         !s) {
       return s;
     }

@@ -63,8 +63,21 @@ class PostgresSink : public RecordSink {
   // into the table with one COPY, unfolded; returns those tables. A table
   // whose COPY fails (a row already there) is left to the general path.
   Result<std::set<std::string>> copy_snapshot(const Batch& batch);
-  Status flush(NetChanges& pending);
-  Status flush_table(const CollectionSchema& schema, NetRows& rows);
+  // The net effect of a run of changes per key, as fold_change folds it
+  // (core/net_changes.h), without copying values: a row points into the
+  // batch being applied, which outlives it.
+  struct RowRef {
+    const std::vector<Value>* key = nullptr;
+    bool deleted = false;
+    const std::map<std::string, Value>* last = nullptr;  // the one upsert since a delete
+    std::optional<std::map<std::string, Value>> merged;  // two or more, merged
+    const std::map<std::string, Value>& fields() const;
+  };
+  using TableRefs = std::map<std::string, RowRef>;       // rows by encoded key
+  using PendingRefs = std::map<std::string, TableRefs>;  // tables by collection name
+  static void fold_ref(const Change& change, PendingRefs& pending);
+  Status flush(PendingRefs& pending);
+  Status flush_table(const CollectionSchema& schema, TableRefs& rows);
   // Whether snapshot rows of `schema` may be copied straight into the table:
   // no version column, and a unique index on exactly the key checked at once
   // (so a row already there fails the COPY rather than being duplicated).
@@ -85,6 +98,9 @@ class PostgresSink : public RecordSink {
   std::map<std::string, CollectionSchema> schemas_;
   std::map<std::string, std::set<std::string>> array_columns_;  // array-typed columns per table
   std::map<std::string, std::string> stages_;  // "table\0col\0col" -> temp table name
+  // Staging tables holding rows in the open transaction: emptied before their
+  // next use in it (ON COMMIT DELETE ROWS empties them all at its end).
+  std::set<std::string> filled_stages_;
   // Per table: snapshot rows go straight in with COPY (false once a COPY met
   // a row already there, or when the table allows no such check).
   std::map<std::string, bool> copy_directly_;

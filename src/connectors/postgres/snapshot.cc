@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "connectors/postgres/copy_text.h"
 #include "connectors/postgres/sink.h"
 #include "connectors/postgres/types.h"
@@ -153,14 +155,23 @@ Status ParallelSnapshot::read_chunks(Connection& db) {
         types[chunk.table].push_back(probe->type(column));
       }
     }
-    std::vector<std::size_t> key_columns;
-    for (const std::string& key : schema.primary_key) {
+    // The key's place among the columns; the columns by name, the order a
+    // Change keeps its fields in (each is then added at the end of the map).
+    std::vector<std::size_t> key_of(schema.columns.size(), schema.primary_key.size());
+    for (std::size_t k = 0; k < schema.primary_key.size(); ++k) {
       for (std::size_t c = 0; c < schema.columns.size(); ++c) {
-        if (schema.columns[c].name == key) {
-          key_columns.push_back(c);
+        if (schema.columns[c].name == schema.primary_key[k]) {
+          key_of[c] = k;
         }
       }
     }
+    std::vector<std::size_t> by_name(schema.columns.size());
+    for (std::size_t c = 0; c < by_name.size(); ++c) {
+      by_name[c] = c;
+    }
+    std::sort(by_name.begin(), by_name.end(), [&](std::size_t a, std::size_t b) {
+      return schema.columns[a].name < schema.columns[b].name;
+    });
     const std::string sql =
         chunk.where.empty()
             ? fmt::format("COPY {} ({}) TO STDOUT", qualified_name(schema.name), columns)
@@ -176,7 +187,8 @@ Status ParallelSnapshot::read_chunks(Connection& db) {
       }
       Change change;
       change.collection = schema.name;
-      for (std::size_t c = 0; c < fields.size(); ++c) {
+      change.key.resize(schema.primary_key.size());
+      for (std::size_t c : by_name) {
         Value value;
         if (fields[c]) {
           Result<Value> parsed =
@@ -187,10 +199,10 @@ Status ParallelSnapshot::read_chunks(Connection& db) {
           }
           value = std::move(*parsed);
         }
-        change.fields.emplace(schema.columns[c].name, std::move(value));
-      }
-      for (std::size_t c : key_columns) {
-        change.key.push_back(change.fields[schema.columns[c].name]);
+        if (key_of[c] < change.key.size()) {
+          change.key[key_of[c]] = value;
+        }
+        change.fields.emplace_hint(change.fields.end(), schema.columns[c].name, std::move(value));
       }
       rows.push_back(std::move(change));
       if (rows.size() >= kPushRows && !push(rows)) {

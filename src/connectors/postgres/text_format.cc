@@ -189,16 +189,42 @@ bool parse_era(Cursor& in, DateTime& out) {
   return in.done() && out.day <= days_in_month(out.year, out.month);
 }
 
+// Appends `value` in decimal, zero-padded to `width` digits.
+void append_padded(std::string& out, std::uint64_t value, std::size_t width) {
+  const fmt::format_int text(value);
+  if (text.size() < width) {
+    out.append(width - text.size(), '0');
+  }
+  out.append(text.data(), text.size());
+}
+
 std::string format_date(std::int64_t year, unsigned month, unsigned day) {
-  std::string sign = year < 0 ? "-" : "";
-  return fmt::format("{}{:04}-{:02}-{:02}", sign, year < 0 ? -year : year, month, day);
+  // Written digit by digit: one per date and timestamp value read.
+  std::string out;
+  out.reserve(32);
+  if (year < 0) {
+    out += '-';
+  }
+  const auto magnitude = static_cast<std::uint64_t>(year);
+  append_padded(out, year < 0 ? 0 - magnitude : magnitude, 4);
+  out += '-';
+  append_padded(out, month, 2);
+  out += '-';
+  append_padded(out, day, 2);
+  return out;
 }
 
 std::string format_date_time(const DateTime& t) {
-  std::string out = format_date(t.year, t.month, t.day) +
-                    fmt::format("T{:02}:{:02}:{:02}", t.hour, t.minute, t.second);
+  std::string out = format_date(t.year, t.month, t.day);
+  out += 'T';
+  append_padded(out, static_cast<std::uint64_t>(t.hour), 2);
+  out += ':';
+  append_padded(out, static_cast<std::uint64_t>(t.minute), 2);
+  out += ':';
+  append_padded(out, static_cast<std::uint64_t>(t.second), 2);
   if (!t.fraction.empty()) {
-    out += '.' + t.fraction;
+    out += '.';
+    out += t.fraction;
   }
   return out;
 }
@@ -384,7 +410,9 @@ Result<std::string> timestamptz_to_iso(std::string_view text) {
   t.hour = static_cast<int>(rest / 3600);
   t.minute = static_cast<int>(rest % 3600 / 60);
   t.second = static_cast<int>(rest % 60);
-  return format_date_time(t) + "Z";
+  std::string out = format_date_time(t);
+  out += 'Z';
+  return out;
 }
 
 Result<std::string> timestamp_to_iso(std::string_view text) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <optional>
 #include <thread>
@@ -101,6 +102,8 @@ constexpr auto kLagEvery = std::chrono::seconds(10);
 // Time a streaming run keeps before its deadline to finish (apply what is
 // queued, release, export metrics).
 constexpr auto kStreamMargin = std::chrono::seconds(5);
+// How many times batch_size a batch may grow to while a target is behind.
+constexpr std::size_t kBehindBatches = 10;
 
 }  // namespace
 
@@ -524,8 +527,13 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx, const Flow& flow, const
                                ? Deadline::after(std::chrono::milliseconds(0))
                                : Deadline::after(std::chrono::seconds(1))
                                      .min(stream_end.value_or(ctx.deadline).min(ctx.deadline));
-    Result<std::optional<Batch>> next =
-        source.next(until, std::max<std::size_t>(options_.batch_size, 1));
+    // A target still busy with earlier batches is behind (a snapshot, a
+    // backlog): larger batches then cost it fewer statements and commits per
+    // change. One that keeps up gets batch_size, for the shortest lag.
+    const bool behind = std::any_of(workers.begin(), workers.end(),
+                                    [](const auto& worker) { return worker->queued() > 0; });
+    Result<std::optional<Batch>> next = source.next(
+        until, std::max<std::size_t>(options_.batch_size, 1) * (behind ? kBehindBatches : 1));
     if (!next) {
       source_error = next.error().with_context(source_context);
       break;

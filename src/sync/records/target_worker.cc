@@ -61,6 +61,11 @@ std::optional<Position> TargetWorker::durable() const {
   return durable_;
 }
 
+std::size_t TargetWorker::queued() const {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
+}
+
 void TargetWorker::loop() {
   while (true) {
     std::shared_ptr<const Batch> batch;

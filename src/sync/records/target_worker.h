@@ -56,6 +56,8 @@ class TargetWorker {
   std::optional<Error> error() const;
   // The last position checkpointed for this target (or the one it started from).
   std::optional<Position> durable() const;
+  // Batches waiting to be applied (not counting the one being applied).
+  std::size_t queued() const;
 
  private:
   void loop();
