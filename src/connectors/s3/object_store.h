@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "connectors/http/client.h"
@@ -133,8 +134,9 @@ class S3ObjectStore : public ObjectStore {
   std::mutex bucket_mutex_;         // one bucket check (and creation) at a time
   std::mutex mutex_;
   bool bucket_ready_ = false;                  // guarded by mutex_
-  std::atomic<bool> orphans_checked_ = false;  // set under bucket_mutex_
+  std::atomic<bool> orphans_checked_ = false;  // set under bucket_mutex_; a failed abort clears it
   std::map<std::string, Cached> cache_;        // by full key; guarded by mutex_
+  std::set<std::string> open_uploads_;         // this process's upload ids; guarded by mutex_
 };
 
 }  // namespace megasync::connectors::s3

@@ -237,8 +237,12 @@ void S3ObjectStore::abort_upload(const std::string& key, const std::string& uplo
                  response ? error_of(*response, "abort").message() : response.error().message(),
                  unsupported ? "the service does not support AbortMultipartUpload: a lifecycle "
                                "rule AbortIncompleteMultipartUpload must remove its parts"
-                             : "the next process tries again");
+                             : "tried again before the next write");
     if (!unsupported) {
+      // The note stays; the next write looks for notes again.
+      std::lock_guard lock(mutex_);
+      open_uploads_.erase(upload_id);
+      orphans_checked_ = false;
       return;
     }
   }
@@ -266,17 +270,24 @@ Status S3ObjectStore::note_upload(const std::string& key, const std::string& upl
   if (response->status >= 300) {
     return fail(error_of(*response, fmt::format("note the multipart upload of {}", key)));
   }
+  std::lock_guard lock(mutex_);
+  open_uploads_.insert(upload_id);
   return ok();
 }
 
 void S3ObjectStore::forget_upload(const std::string& upload_id) {
+  {
+    std::lock_guard lock(mutex_);
+    open_uploads_.erase(upload_id);
+  }
   const std::string note = upload_note_key(options_.prefix, upload_id);
   http::Request r = request("DELETE", object_url(note));
   sign_payload(r, "");
   auto response = client_->send(r);
   if (!response || (response->status >= 300 && response->status != 404)) {
-    spdlog::warn("{}: could not remove {} ({}); the next process removes it", name_, note,
+    spdlog::warn("{}: could not remove {} ({}); tried again before the next write", name_, note,
                  response ? error_of(*response, "delete").message() : response.error().message());
+    orphans_checked_ = false;  // the next write finds the note and removes it
   }
 }
 
@@ -299,6 +310,9 @@ Status S3ObjectStore::abort_orphaned_uploads() {
   if (!listed) {
     return listed;
   }
+  // Set before the aborts: one that fails clears it, for the next write to
+  // try again.
+  orphans_checked_ = true;
   int aborted = 0;
   for (const std::string& note : keys) {
     http::Request get = request("GET", object_url(note));
@@ -328,6 +342,12 @@ Status S3ObjectStore::abort_orphaned_uploads() {
       spdlog::warn("{}: {} does not name its own upload; left alone", name_, note);
       continue;
     }
+    {
+      std::lock_guard lock(mutex_);
+      if (open_uploads_.contains(upload_id)) {
+        continue;  // this process's own, still being uploaded
+      }
+    }
     abort_upload(key, upload_id);
     ++aborted;
   }
@@ -335,7 +355,6 @@ Status S3ObjectStore::abort_orphaned_uploads() {
     spdlog::info("{}: {} multipart upload(s) an earlier process left open: aborted", name_,
                  aborted);
   }
-  orphans_checked_ = true;
   return ok();
 }
 
