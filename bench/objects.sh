@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# megasync's object sync beside rclone, on an S3 emulator (s3rver) this script
-# starts (and stops) itself. Measurements, not tests: nothing fails because a
+# megasync's object sync beside rclone, on the S3 and Azure Blob emulators
+# (s3rver, Azurite) this script starts (and stops) itself. Measurements, not tests: nothing fails because a
 # machine is slow; only a command that errors, or a copy that rclone check finds
 # different from its source, makes it exit 1.
 #
@@ -13,6 +13,7 @@
 #           no-op resync (nothing changed), megasync sync vs rclone sync
 #   large   a few 64 MiB files, fs -> s3 (multipart uploads on both sides)
 #   memory  one large file (1 GiB) fs -> s3: peak resident size of each tool
+#   azure-small, azure-large   small and large on Azurite (fs -> azure_blob)
 #
 # rclone runs with --transfers 8 --checkers 8 --fast-list (s3rver leaves a
 # folder that holds only folders out of delimiter listings: without
@@ -26,7 +27,8 @@
 #   BENCH_OBJ_LARGE_MIB   size of each large file in MiB (default 64)
 #   BENCH_OBJ_BIG_MIB     size of the memory workload's file in MiB (default 1024)
 #   BENCH_OBJ_PORT        s3rver's port (default 26568)
-#   BENCH_OBJ_WORKLOADS   subset of: small large memory (default all)
+#   BENCH_OBJ_AZURITE_PORT  Azurite's port (default 26500)
+#   BENCH_OBJ_WORKLOADS   subset of: small large memory azure-small azure-large (default all)
 #   BENCH_WORK            folder to work in (default: a new mktemp -d, removed at the end)
 #   BENCH_KEEP=1          keep the work folder
 #   BENCH_TABLE_ONLY=1    print the result lines without the table header (run.sh)
@@ -40,7 +42,8 @@ large="${BENCH_OBJ_LARGE:-10}"
 large_mib="${BENCH_OBJ_LARGE_MIB:-64}"
 big_mib="${BENCH_OBJ_BIG_MIB:-1024}"
 port="${BENCH_OBJ_PORT:-26568}"
-workloads="${BENCH_OBJ_WORKLOADS:-small large memory}"
+azurite_port="${BENCH_OBJ_AZURITE_PORT:-26500}"
+workloads="${BENCH_OBJ_WORKLOADS:-small large memory azure-small azure-large}"
 bin="${MEGASYNC_BIN:-build/release/megasync}"
 node_dir="$repo/tests/services"
 
@@ -73,12 +76,15 @@ if [ ! -x "$bin" ]; then
   make build
 fi
 [ -x "$bin" ] || { log "no executable at $bin"; exit 1; }
-if port_open "$port"; then
-  log "port $port is in use; choose a free one with BENCH_OBJ_PORT"
-  exit 1
-fi
-if [ ! -f "$node_dir/node_modules/s3rver/package.json" ]; then
-  log "installing the pinned s3rver (npm ci in tests/services)"
+for p in "$port" "$azurite_port"; do
+  if port_open "$p"; then
+    log "port $p is in use; choose free ones with BENCH_OBJ_PORT and BENCH_OBJ_AZURITE_PORT"
+    exit 1
+  fi
+done
+if [ ! -f "$node_dir/node_modules/s3rver/package.json" ] ||
+  [ ! -f "$node_dir/node_modules/azurite/package.json" ]; then
+  log "installing the pinned s3rver and Azurite (npm ci in tests/services)"
   (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error) >&2
 fi
 
@@ -92,18 +98,23 @@ else
 fi
 
 server_pid=""
+azurite_pid=""
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  local pid
+  for pid in "$server_pid" "$azurite_pid"; do
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   if [ "${BENCH_KEEP:-0}" = 1 ]; then
     log "kept $work"
   elif [ "$own_work" = 1 ]; then
     rm -rf "$work"
   else
-    rm -rf "$work/s3rver" "$work/small" "$work/large" "$work/memory"
+    rm -rf "$work/s3rver" "$work/azurite" "$work/small" "$work/large" "$work/memory" \
+      "$work/azure-small" "$work/azure-large"
   fi
 }
 trap cleanup EXIT
@@ -129,6 +140,37 @@ for _ in $(seq 1 300); do
 done
 port_open "$port" || { log "s3rver not listening on $port"; exit 1; }
 
+# Azurite (blob service only), with its well-known development account.
+az_account="devstoreaccount1"
+az_key="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+az_url="http://127.0.0.1:$azurite_port/$az_account"
+if want azure-small || want azure-large; then
+  mkdir -p "$work/azurite"
+  node "$node_dir/node_modules/azurite/dist/src/blob/main.js" --blobHost 127.0.0.1 \
+    --blobPort "$azurite_port" --location "$work/azurite" --silent --disableTelemetry \
+    </dev/null >"$work/azurite.log" 2>&1 &
+  azurite_pid=$!
+  for _ in $(seq 1 300); do
+    port_open "$azurite_port" && break
+    kill -0 "$azurite_pid" 2>/dev/null || { cat "$work/azurite.log" >&2; log "Azurite died"; exit 1; }
+    sleep 0.1
+  done
+  port_open "$azurite_port" || { log "Azurite not listening on $azurite_port"; exit 1; }
+  # rclone 1.60 reaches an emulator on another port than 10000 only through a
+  # SAS URL: an account SAS signed with the development key.
+  az_sas="$(python3 - "$az_account" "$az_key" <<'PY'
+import base64, hashlib, hmac, sys, urllib.parse
+account, key = sys.argv[1], sys.argv[2]
+f = {"sv": "2019-12-12", "ss": "b", "srt": "sco", "sp": "rwdlacup",
+     "st": "2020-01-01T00:00:00Z", "se": "2099-01-01T00:00:00Z", "spr": "http,https"}
+to_sign = "\n".join([account, f["sp"], f["ss"], f["srt"], f["st"], f["se"], "", f["spr"], f["sv"], ""])
+f["sig"] = base64.b64encode(hmac.new(base64.b64decode(key), to_sign.encode(), hashlib.sha256).digest()).decode()
+print(urllib.parse.urlencode(f))
+PY
+)"
+  export RCLONE_CONFIG_AZR_TYPE=azureblob RCLONE_CONFIG_AZR_SAS_URL="$az_url?$az_sas"
+fi
+
 # rclone: an on-the-fly remote `s3r:`; AWS_CA_BUNDLE breaks its S3 backend.
 export RCLONE_CONFIG_S3R_TYPE=s3 RCLONE_CONFIG_S3R_PROVIDER=Other \
   RCLONE_CONFIG_S3R_ACCESS_KEY_ID="$access_key" \
@@ -139,8 +181,36 @@ rclone_cmd() {
   env -u AWS_CA_BUNDLE rclone --config /dev/null --fast-list --transfers 8 --checkers 8 "$@"
 }
 
-# megasync_config DIR BUCKET : a storage job `copy` from DIR/src to BUCKET.
+# megasync_config DIR BUCKET [azure] : a storage job `copy` from DIR/src to
+# BUCKET of s3rver (or to the container BUCKET of Azurite).
 megasync_config() {
+  if [ "${3:-}" = azure ]; then
+    cat >"$1/bench.yaml" <<YAML
+state:
+  path: state.db
+endpoints:
+  files:
+    type: fs
+    path: src
+    read_only: true
+  bucket:
+    type: azure_blob
+    account: $az_account
+    key: $az_key
+    container: $2
+    endpoint: $az_url
+    create: true
+jobs:
+  copy:
+    kind: storage
+    source: files
+    target: bucket
+    delete: true
+    transfers: 8
+    timeout: 2h
+YAML
+    return
+  fi
   cat >"$1/bench.yaml" <<YAML
 state:
   path: state.db
@@ -167,9 +237,9 @@ jobs:
 YAML
 }
 
-# check_equal NAME DIR BUCKET : rclone check of a copy, failing the bench on differences.
+# check_equal NAME DIR REMOTE:BUCKET : rclone check of a copy, failing the bench on differences.
 check_equal() {
-  if ! rclone_cmd check "$2/src" "s3r:$3" >"$2/check-$1.log" 2>&1; then
+  if ! rclone_cmd check "$2/src" "$3" >"$2/check-$1.log" 2>&1; then
     log "$1: rclone check found differences:"
     tail -n 20 "$2/check-$1.log" >&2
     failed=1
@@ -177,11 +247,9 @@ check_equal() {
 }
 
 # ---------------------------------------------------------------------------
-bench_small() {
-  local dir="$work/small"
-  mkdir -p "$dir"
-  log "small: writing $files files of 4 KiB"
-  python3 - "$dir/src" "$files" <<'PY'
+# write_small DIR : BENCH_OBJ_FILES files of 4 KiB in 1,000 nested folders.
+write_small() {
+  python3 - "$1" "$files" <<'PY'
 import os, sys
 dest, count = sys.argv[1], int(sys.argv[2])
 for i in range(count):
@@ -190,45 +258,55 @@ for i in range(count):
     with open(path, "wb") as f:
         f.write(os.urandom(4096))
 PY
-  megasync_config "$dir" small-megasync
+}
+
+# bench_small STORE REMOTE : STORE is s3 or azure, REMOTE rclone's remote for it.
+bench_small() {
+  local store="$1" remote="$2" dir="$work/$1-small"
+  [ "$store" = s3 ] && dir="$work/small"
+  mkdir -p "$dir"
+  log "$store small: writing $files files of 4 KiB"
+  write_small "$dir/src"
+  megasync_config "$dir" small-megasync "$store"
   local m_init="" m_noop="" r_init="" r_noop=""
-  if run_timed "small megasync initial" "$dir/m1.log" "$bin" sync -c "$dir/bench.yaml" copy; then
+  if run_timed "$store small megasync initial" "$dir/m1.log" "$bin" sync -c "$dir/bench.yaml" copy; then
     m_init="$secs"
   fi
-  if run_timed "small megasync no-op" "$dir/m2.log" "$bin" sync -c "$dir/bench.yaml" copy; then
+  if run_timed "$store small megasync no-op" "$dir/m2.log" "$bin" sync -c "$dir/bench.yaml" copy; then
     m_noop="$secs"
   fi
-  check_equal "small megasync" "$dir" small-megasync
-  if run_timed "small rclone initial" "$dir/r1.log" rclone_cmd sync "$dir/src" s3r:small-rclone; then
+  check_equal "$store small megasync" "$dir" "$remote:small-megasync"
+  if run_timed "$store small rclone initial" "$dir/r1.log" rclone_cmd sync "$dir/src" "$remote:small-rclone"; then
     r_init="$secs"
   fi
-  if run_timed "small rclone no-op" "$dir/r2.log" rclone_cmd sync "$dir/src" s3r:small-rclone; then
+  if run_timed "$store small rclone no-op" "$dir/r2.log" rclone_cmd sync "$dir/src" "$remote:small-rclone"; then
     r_noop="$secs"
   fi
-  row "s3 $files x 4 KiB initial" "${m_init:-failed} s" "${r_init:-failed} s" \
+  row "$store $files x 4 KiB initial" "${m_init:-failed} s" "${r_init:-failed} s" \
     "$([ -n "$m_init" ] && [ -n "$r_init" ] && ratio "$m_init" "$r_init" || echo -)"
-  row "s3 $files x 4 KiB no-op resync" "${m_noop:-failed} s" "${r_noop:-failed} s" \
+  row "$store $files x 4 KiB no-op resync" "${m_noop:-failed} s" "${r_noop:-failed} s" \
     "$([ -n "$m_noop" ] && [ -n "$r_noop" ] && ratio "$m_noop" "$r_noop" || echo -)"
   rm -rf "$dir/src"
 }
 
 bench_large() {
-  local dir="$work/large" i
+  local store="$1" remote="$2" dir="$work/$1-large" i
+  [ "$store" = s3 ] && dir="$work/large"
   mkdir -p "$dir/src"
-  log "large: writing $large files of $large_mib MiB"
+  log "$store large: writing $large files of $large_mib MiB"
   for i in $(seq 1 "$large"); do
     head -c "$((large_mib * 1048576))" /dev/urandom >"$dir/src/large$i.bin"
   done
-  megasync_config "$dir" large-megasync
+  megasync_config "$dir" large-megasync "$store"
   local m="" r=""
-  if run_timed "large megasync" "$dir/m.log" "$bin" sync -c "$dir/bench.yaml" copy; then
+  if run_timed "$store large megasync" "$dir/m.log" "$bin" sync -c "$dir/bench.yaml" copy; then
     m="$secs"
   fi
-  check_equal "large megasync" "$dir" large-megasync
-  if run_timed "large rclone" "$dir/r.log" rclone_cmd sync "$dir/src" s3r:large-rclone; then
+  check_equal "$store large megasync" "$dir" "$remote:large-megasync"
+  if run_timed "$store large rclone" "$dir/r.log" rclone_cmd sync "$dir/src" "$remote:large-rclone"; then
     r="$secs"
   fi
-  row "s3 $large x $large_mib MiB" "${m:-failed} s" "${r:-failed} s" \
+  row "$store $large x $large_mib MiB" "${m:-failed} s" "${r:-failed} s" \
     "$([ -n "$m" ] && [ -n "$r" ] && ratio "$m" "$r" || echo -)"
   rm -rf "$dir/src"
 }
@@ -251,7 +329,7 @@ bench_memory() {
     m="$secs"
     m_rss="$(peak_rss_mib "$dir/m.log")"
   fi
-  check_equal "memory megasync" "$dir" memory-megasync
+  check_equal "memory megasync" "$dir" s3r:memory-megasync
   if run_timed "memory rclone" "$dir/r.log" /usr/bin/time -v \
     env -u AWS_CA_BUNDLE rclone --config /dev/null --fast-list --transfers 8 --checkers 8 \
     sync "$dir/src" s3r:memory-rclone; then
@@ -265,8 +343,10 @@ bench_memory() {
 }
 
 log "binary ${MEGASYNC_BIN:-build/release/megasync}; s3rver on $url; work folder $work"
-if want small; then bench_small; fi
-if want large; then bench_large; fi
+if want small; then bench_small s3 s3r; fi
+if want large; then bench_large s3 s3r; fi
 if want memory; then bench_memory; fi
+if want azure-small; then bench_small azure azr; fi
+if want azure-large; then bench_large azure azr; fi
 print_table
 exit "$failed"

@@ -22,7 +22,8 @@ bool valid_metric_name(const std::string& name) {
   return true;
 }
 
-bool valid_label_name(const std::string& name) {
+// Used in assertions only (compiled out in release builds).
+[[maybe_unused]] bool valid_label_name(const std::string& name) {
   return valid_metric_name(name) && name.find(':') == std::string::npos && !name.starts_with("__");
 }
 

@@ -69,8 +69,9 @@ void register_s3(engine::Registry& registry) {
                  .default_value = "16MiB"},
       OptionSpec{.name = "part_concurrency",
                  .type = OptionType::kInt,
-                 .description = "Parts of one object uploaded at once.",
-                 .default_value = "3",
+                 .description = "Parts of one object uploaded at once (each holds part_size "
+                                "bytes in memory).",
+                 .default_value = "2",
                  .min = 1,
                  .max = 16},
       OptionSpec{.name = "provider",

@@ -41,7 +41,7 @@ struct S3Options {
   bool create = false;  // create a missing bucket
   std::uint64_t multipart_threshold = 64ull << 20;
   std::uint64_t part_size = 16ull << 20;
-  int part_concurrency = 3;      // parts of one object uploaded at once
+  int part_concurrency = 2;      // parts of one object uploaded at once
   bool batch_delete = true;      // DeleteObjects; false: one DELETE per key (gcs)
   std::string provider = "aws";  // aws | minio | gcs
   http::ClientOptions http;

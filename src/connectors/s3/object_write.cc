@@ -403,6 +403,9 @@ Result<ObjectInfo> S3ObjectStore::put_multipart(const std::string& key, ByteSour
   std::optional<Error> failure;
   std::map<int, std::string> etags;
   std::size_t alive = 0;  // parts read and not yet uploaded, or being read
+  // Buffers of uploaded parts, reused: at most part_concurrency are ever
+  // allocated, and the allocator is not left holding freed ones.
+  std::vector<std::string> spare;
   const std::size_t concurrency = static_cast<std::size_t>(std::max(1, options_.part_concurrency));
 
   auto worker = [&] {
@@ -436,6 +439,7 @@ Result<ObjectInfo> S3ObjectStore::put_multipart(const std::string& key, ByteSour
         return;
       }
       etags[part.number] = response->header("etag");
+      spare.push_back(std::move(put.body));  // the reader fills it again
       --alive;
       changed.notify_all();
     }
@@ -458,6 +462,14 @@ Result<ObjectInfo> S3ObjectStore::put_multipart(const std::string& key, ByteSour
       ++alive;
     }
     std::string data;
+    {
+      std::lock_guard lock(mutex);
+      if (!spare.empty()) {
+        data = std::move(spare.back());
+        spare.pop_back();
+      }
+    }
+    data.clear();
     data.reserve(static_cast<std::size_t>(part_size));
     auto n = fill(in, data, static_cast<std::size_t>(part_size));
     if (!n) {

@@ -68,8 +68,9 @@ Status S3ObjectStore::keep_version(std::string_view path, int keep) {
       options_.prefix + std::string(kVersionsDir) + "/" + std::string(path) + "/";
   const std::string target = dir + version_name(WallClock::now());
   http::Request copy = request("PUT", object_url(target));
-  copy.headers.emplace_back("x-amz-copy-source",
-                            "/" + uri_encode(options_.bucket, false) + "/" + uri_encode(key, true));
+  copy.headers.emplace_back(
+      "x-amz-copy-source",
+      fmt::format("/{}/{}", uri_encode(options_.bucket, false), uri_encode(key, true)));
   sign_payload(copy, "");
   auto response = client_->send(copy);
   if (!response) {
