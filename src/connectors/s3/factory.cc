@@ -104,8 +104,8 @@ void register_s3(engine::Registry& registry) {
       }
       if (!options.endpoint.starts_with("http://") && !options.endpoint.starts_with("https://")) {
         return make_error(ErrorCode::kInvalidConfig,
-                          "endpoint {}: endpoint must be an http:// or https:// URL, got '{}'",
-                          endpoint.name, options.endpoint);
+                          "endpoint must be an http:// or https:// URL, got '{}'",
+                          options.endpoint);
       }
       options.path_style = o.has("path_style") ? o.boolean("path_style") : true;
     } else if (options.provider == "gcs") {
@@ -126,10 +126,9 @@ void register_s3(engine::Registry& registry) {
     register_secret(options.session_token);
     if (options.access_key_id.empty() || options.secret_access_key.empty()) {
       return make_error(ErrorCode::kInvalidConfig,
-                        "endpoint {}: no credentials: set access_key_id and secret_access_key "
+                        "no credentials: set access_key_id and secret_access_key "
                         "(e.g. secret_access_key: ${{S3_SECRET}}), or the AWS_ACCESS_KEY_ID and "
-                        "AWS_SECRET_ACCESS_KEY variables",
-                        endpoint.name);
+                        "AWS_SECRET_ACCESS_KEY variables");
     }
     options.multipart_threshold = o.bytes("multipart_threshold");
     options.part_size = o.bytes("part_size");
@@ -137,13 +136,11 @@ void register_s3(engine::Registry& registry) {
     constexpr std::uint64_t kMiB = 1ull << 20;
     if (options.part_size < 5 * kMiB || options.part_size > 5120 * kMiB) {
       return make_error(ErrorCode::kInvalidConfig,
-                        "endpoint {}: part_size must be between 5MiB and 5GiB (S3's limits)",
-                        endpoint.name);
+                        "part_size must be between 5MiB and 5GiB (S3's limits)");
     }
     if (options.multipart_threshold < 5 * kMiB || options.multipart_threshold > 5120 * kMiB) {
       return make_error(ErrorCode::kInvalidConfig,
-                        "endpoint {}: multipart_threshold must be between 5MiB and 5GiB",
-                        endpoint.name);
+                        "multipart_threshold must be between 5MiB and 5GiB");
     }
     options.create = o.boolean("create");
     return std::make_shared<s3::S3Endpoint>(std::move(options));
