@@ -198,8 +198,8 @@ Status SqliteStore::delete_checkpoints(const std::string& job) {
   if (!transaction) {
     return fail(std::move(transaction.error()));
   }
-  for (const char* sql : {"DELETE FROM checkpoints WHERE job = ?1",
-                          "DELETE FROM object_index WHERE job = ?1"}) {
+  for (const char* sql :
+       {"DELETE FROM checkpoints WHERE job = ?1", "DELETE FROM object_index WHERE job = ?1"}) {
     auto query = db_->query(sql, operation);
     if (!query) {
       return fail(std::move(query.error()));
@@ -246,8 +246,7 @@ Result<std::vector<ObjectIndexEntry>> SqliteStore::load_object_index(const std::
     }
     entries.push_back(ObjectIndexEntry{query->column_text(0), query->column_text(1),
                                        static_cast<std::uint64_t>(query->column_int64(2)),
-                                       from_nanos(query->column_int64(3)),
-                                       query->column_text(4)});
+                                       from_nanos(query->column_int64(3)), query->column_text(4)});
   }
 }
 
@@ -285,8 +284,8 @@ Status SqliteStore::update_object_index(const std::string& job, const std::strin
       return done;
     }
   }
-  auto erase = db_->query(
-      "DELETE FROM object_index WHERE job = ?1 AND endpoint = ?2 AND path = ?3", operation);
+  auto erase = db_->query("DELETE FROM object_index WHERE job = ?1 AND endpoint = ?2 AND path = ?3",
+                          operation);
   if (!erase) {
     return fail(std::move(erase.error()));
   }

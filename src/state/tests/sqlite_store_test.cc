@@ -120,8 +120,7 @@ TEST_F(SqliteStoreTest, ObjectIndexPutReplaceRemoveAndForget) {
   const WallTime mtime = WallTime(std::chrono::nanoseconds(1'700'000'000'123'456'789));
   ASSERT_TRUE(store_->update_object_index(
       "files", "bucket",
-      {{"a/b.txt", "\"etag-1\"", 10, mtime, "ab12"}, {"c d.bin", "\"etag-2\"", 0, mtime, ""}},
-      {}));
+      {{"a/b.txt", "\"etag-1\"", 10, mtime, "ab12"}, {"c d.bin", "\"etag-2\"", 0, mtime, ""}}, {}));
   ASSERT_TRUE(store_->update_object_index("files", "other", {{"x", "e", 1, mtime, ""}}, {}));
   ASSERT_TRUE(store_->update_object_index("logs", "bucket", {{"y", "e", 1, mtime, ""}}, {}));
   // Replace one, remove the other (and an unknown path), in one call.

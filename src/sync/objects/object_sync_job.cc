@@ -6,9 +6,9 @@
 #include <mutex>
 #include <optional>
 
+#include "state/state_store.h"
 #include "sync/objects/executor.h"
 #include "sync/objects/hash.h"
-#include "state/state_store.h"
 #include "sync/objects/pool.h"
 
 namespace megasync::sync::objects {
@@ -85,8 +85,8 @@ Result<ObjectMap> ObjectSyncJob::complete_partial(ObjectStore& store, ObjectMap&
     return std::move(objects);
   }
   if (ctx.progress != nullptr) {
-    ctx.progress->set_phase(fmt::format("listing: reading the metadata of {} objects of {}",
-                                        partial.size(), endpoint));
+    ctx.progress->set_phase(
+        fmt::format("listing: reading the metadata of {} objects of {}", partial.size(), endpoint));
   }
   std::vector<std::optional<ObjectInfo>> stats(partial.size());
   std::mutex mutex;
