@@ -20,11 +20,16 @@
 
 #include "connectors/azure_blob/internal.h"
 #include "connectors/azure_blob/object_store.h"
+#include "connectors/http/body.h"
 #include "connectors/s3/encode.h"
 
 namespace megasync::connectors::azure_blob {
 namespace {
 
+using http::digest_mismatch;
+using http::fill;
+using http::length_changed;
+using http::PrefixedSource;
 using s3::base64;
 using s3::Digest;
 using s3::hex;
@@ -33,40 +38,6 @@ using s3::sha256_hex;
 
 constexpr std::uint64_t kBufferedMax = 8ull << 20;  // held in memory for Content-MD5
 constexpr std::uint64_t kMaxBlocks = 50'000;        // per blob, the service's limit
-
-// Reads from `in` until `buffer` holds `want` bytes or the stream ends.
-Result<std::size_t> fill(ByteSource& in, std::string& buffer, std::size_t want) {
-  const std::size_t start = buffer.size();
-  buffer.resize(want);
-  std::size_t have = start;
-  while (have < want) {
-    Result<std::size_t> n = in.read(buffer.data() + have, want - have);
-    if (!n) {
-      buffer.resize(have);
-      return fail(n.error());
-    }
-    if (*n == 0) {
-      break;
-    }
-    have += *n;
-  }
-  buffer.resize(have);
-  return have - start;
-}
-
-Error length_changed(std::string_view name, std::uint64_t listed, std::string_view how) {
-  return Error(ErrorCode::kRetryable,
-               fmt::format("{}: the source is {} than the {} bytes listed (changed during the "
-                           "sync); retried next cycle",
-                           name, how, listed));
-}
-
-Error digest_mismatch(std::string_view store, std::string_view name) {
-  return Error(ErrorCode::kRetryable,
-               fmt::format("{}: {}: content does not match the source's SHA-256 (changed while "
-                           "read?)",
-                           store, name));
-}
 
 // Azure metadata names must be C# identifiers; others (from S3 sources, say)
 // cannot be stored and are left out.
@@ -78,26 +49,6 @@ bool valid_meta_name(std::string_view name) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
   });
 }
-
-// The stream given to write(), with bytes already read put back in front.
-class PrefixedSource : public ByteSource {
- public:
-  PrefixedSource(std::string prefix, ByteSource& rest) : prefix_(std::move(prefix)), rest_(rest) {}
-  Result<std::size_t> read(char* buffer, std::size_t capacity) override {
-    if (offset_ < prefix_.size()) {
-      const std::size_t n = std::min(capacity, prefix_.size() - offset_);
-      std::copy_n(prefix_.data() + offset_, n, buffer);
-      offset_ += n;
-      return n;
-    }
-    return rest_.read(buffer, capacity);
-  }
-
- private:
-  std::string prefix_;
-  std::size_t offset_ = 0;
-  ByteSource& rest_;
-};
 
 }  // namespace
 

@@ -12,6 +12,7 @@
 #include <deque>
 #include <thread>
 
+#include "connectors/http/body.h"
 #include "connectors/s3/encode.h"
 #include "connectors/s3/internal.h"
 #include "connectors/s3/object_store.h"
@@ -22,52 +23,10 @@ namespace {
 constexpr std::uint64_t kBufferedMax = 8ull << 20;  // held in memory for Content-MD5
 constexpr std::uint64_t kMaxParts = 10'000;         // S3's limit
 
-// Reads from `in` until `buffer` holds `want` bytes or the stream ends.
-Result<std::size_t> fill(ByteSource& in, std::string& buffer, std::size_t want) {
-  const std::size_t start = buffer.size();
-  buffer.resize(want);
-  std::size_t have = start;
-  while (have < want) {
-    Result<std::size_t> n = in.read(buffer.data() + have, want - have);
-    if (!n) {
-      buffer.resize(have);
-      return fail(n.error());
-    }
-    if (*n == 0) {
-      break;
-    }
-    have += *n;
-  }
-  buffer.resize(have);
-  return have - start;
-}
-
-Error length_changed(std::string_view key, std::uint64_t listed, std::string_view how) {
-  return Error(ErrorCode::kRetryable,
-               fmt::format("{}: the source is {} than the {} bytes listed (changed during the "
-                           "sync); retried next cycle",
-                           key, how, listed));
-}
-
-// The stream given to write(), with bytes already read put back in front.
-class PrefixedSource : public ByteSource {
- public:
-  PrefixedSource(std::string prefix, ByteSource& rest) : prefix_(std::move(prefix)), rest_(rest) {}
-  Result<std::size_t> read(char* buffer, std::size_t capacity) override {
-    if (offset_ < prefix_.size()) {
-      const std::size_t n = std::min(capacity, prefix_.size() - offset_);
-      std::copy_n(prefix_.data() + offset_, n, buffer);
-      offset_ += n;
-      return n;
-    }
-    return rest_.read(buffer, capacity);
-  }
-
- private:
-  std::string prefix_;
-  std::size_t offset_ = 0;
-  ByteSource& rest_;
-};
+using http::digest_mismatch;
+using http::fill;
+using http::length_changed;
+using http::PrefixedSource;
 
 }  // namespace
 
@@ -127,9 +86,7 @@ Result<ObjectInfo> S3ObjectStore::put_buffered(const std::string& key, const std
                                                const ObjectMeta& meta) {
   const std::string sha256 = sha256_hex(data);
   if (!meta.sha256.empty() && meta.sha256 != sha256) {
-    return make_error(ErrorCode::kRetryable,
-                      "{}: {}: content does not match the source's SHA-256 (changed while read?)",
-                      name_, key);
+    return fail(digest_mismatch(name_, key));
   }
   http::Request r = request("PUT", object_url(key));
   r.headers.emplace_back("Content-Type", "application/octet-stream");
@@ -208,9 +165,7 @@ Result<ObjectInfo> S3ObjectStore::put_streamed(const std::string& key, ByteSourc
                       name_, key, etag, md5_hex);
   }
   if (!meta.sha256.empty() && meta.sha256 != digest) {
-    return make_error(ErrorCode::kRetryable,
-                      "{}: {}: content does not match the source's SHA-256 (changed while read?)",
-                      name_, key);
+    return fail(digest_mismatch(name_, key));
   }
   ObjectInfo info;
   info.path = key.substr(options_.prefix.size());
@@ -516,10 +471,7 @@ Result<ObjectInfo> S3ObjectStore::put_multipart(const std::string& key, ByteSour
     failure = length_changed(key, *size, total < *size ? "shorter" : "longer");
   }
   if (!failure && !meta.sha256.empty() && meta.sha256 != digest) {
-    failure = Error(ErrorCode::kRetryable,
-                    fmt::format("{}: {}: content does not match the source's SHA-256 (changed "
-                                "while read?)",
-                                name_, key));
+    failure = digest_mismatch(name_, key);
   }
   if (failure) {
     abort_upload(key, upload_id);
