@@ -21,8 +21,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "connectors/http/client.h"
 #include "core/object_store.h"
@@ -79,6 +81,12 @@ class S3ObjectStore : public ObjectStore {
   // "s3 <endpoint>/<bucket>", for messages.
   const std::string& name() const { return name_; }
 
+  // A multipart upload begun and neither completed nor aborted.
+  struct Upload {
+    std::string key;
+    std::string upload_id;
+  };
+
  private:
   struct Cached {
     std::string etag;
@@ -121,6 +129,10 @@ class S3ObjectStore : public ObjectStore {
   // The note of an upload in progress under kUploadsDir; its removal.
   Status note_upload(const std::string& key, const std::string& upload_id);
   void forget_upload(const std::string& upload_id);
+  void remove_note(const std::string& note);
+  // The multipart uploads open under the prefix (ListMultipartUploads);
+  // nullopt when the service does not have the call.
+  Result<std::optional<std::vector<Upload>>> list_uploads();
   // Once per store, before its first write: aborts the uploads noted by
   // earlier processes that never completed or aborted them (killed).
   Status abort_orphaned_uploads();

@@ -191,6 +191,66 @@ TEST_F(S3FailuresTest, UploadsLeftByAKilledProcessAreAbortedBeforeTheFirstWrite)
   EXPECT_EQ(puts_before_abort.load(), 0);  // before the first write
 }
 
+// A process killed while writing a note can leave it cut short (s3rver keeps
+// the bytes it got). The note's name still identifies the upload.
+class CutShortNoteTest : public S3FailuresTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(CutShortNoteTest, IsRemovedAndItsUploadFoundByListMultipartUploads) {
+  const bool service_lists_uploads = GetParam();
+  const std::string note = ".megasync-uploads/" + sha256_hex("U9").substr(0, 32);
+  server_.Get("/bkt/", [&](const httplib::Request& req, httplib::Response& res) {
+    if (req.has_param("uploads") && service_lists_uploads) {
+      EXPECT_FALSE(req.has_param("prefix"));  // the store has no prefix
+      res.set_content(
+          "<ListMultipartUploadsResult><IsTruncated>false</IsTruncated>"
+          "<Upload><Key>other.bin</Key><UploadId>U7</UploadId></Upload>"
+          "<Upload><Key>dir/old.bin</Key><UploadId>U9</UploadId></Upload>"
+          "</ListMultipartUploadsResult>",
+          "application/xml");
+      return;
+    }
+    std::string contents;  // s3rver answers ?uploads with a plain listing
+    if (req.get_param_value("prefix") == ".megasync-uploads/") {
+      contents = "<Contents><Key>" + note + "</Key><Size>6</Size><ETag>&quot;n&quot;</ETag>" +
+                 "<LastModified>2026-11-29T08:00:00.000Z</LastModified></Contents>";
+    }
+    res.set_content(
+        "<ListBucketResult><IsTruncated>false</IsTruncated>" + contents + "</ListBucketResult>",
+        "application/xml");
+  });
+  server_.Get("/bkt/" + note, [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("dir/ol", "text/plain");
+  });
+  server_.Delete("/bkt/" + note,
+                 [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
+  server_.Delete(R"(/bkt/(dir/old|other)\.bin)",
+                 [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
+  server_.Put("/bkt/small.txt", [](const httplib::Request&, httplib::Response& res) {
+    res.set_header("ETag", "\"e\"");
+  });
+  Start();
+  S3ObjectStore store(options());
+  StringSource source("content");
+  ASSERT_TRUE(store.write("small.txt", source, ObjectMeta{}));
+  std::multiset<std::string> seen;
+  for (const auto& r : log()) {
+    if (r.starts_with("DELETE")) {
+      seen.insert(r);
+    }
+  }
+  std::multiset<std::string> expected = {"DELETE /bkt/" + note + " 204"};
+  if (service_lists_uploads) {
+    expected.insert("DELETE /bkt/dir/old.bin?uploadId=U9 204");  // not U7: not megasync's
+  }
+  EXPECT_EQ(seen, expected);
+}
+
+INSTANTIATE_TEST_SUITE_P(S3FailuresTest, CutShortNoteTest, ::testing::Bool(),
+                         [](const auto& param_info) {
+                           return param_info.param ? "ServiceListsUploads"
+                                                   : "ServiceCannotListUploads";
+                         });
+
 TEST_F(S3FailuresTest, ASourceShorterThanListedAbortsAndIsRetryable) {
   bucket_exists(server_);
   server_.Post("/bkt/big.bin", [](const httplib::Request&, httplib::Response& res) {
