@@ -75,6 +75,21 @@ class RecordSink {
   // keeps checkpoints stores `batch.end` (when not empty) in the same
   // transaction.
   virtual Status apply(const Batch& batch) = 0;
+  // A change the target refuses for good (a message the broker will never
+  // take: too large, no route, refused by a policy), which retrying cannot fix.
+  struct Rejected {
+    std::size_t index = 0;  // in batch.changes
+    Error error;
+  };
+  // Like apply(), but a sink that can tell one change's permanent failure
+  // from the batch's (the message sinks) applies the others and names the
+  // refused ones in `rejected`; the engine then dead-letters those (the job's
+  // dead_letter target) and counts the batch applied. The default applies the
+  // whole batch or fails it.
+  virtual Status apply_or_reject(const Batch& batch, std::vector<Rejected>& rejected) {
+    (void)rejected;
+    return apply(batch);
+  }
 
   // True when the sink keeps the job's checkpoint for this target inside the
   // target, written atomically with each batch, so that "applied" and
