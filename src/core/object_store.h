@@ -42,6 +42,20 @@ class ObjectStore {
   // complete new one, never a part. Returns the stored object's info.
   virtual Result<ObjectInfo> write(std::string_view path, ByteSource& in,
                                    const ObjectMeta& meta) = 0;
+  // Copies `object` (as `source` listed it) to the same path here without the
+  // bytes passing through megasync (S3's CopyObject within one endpoint and
+  // account), storing `meta` as write() would. nullopt when this store cannot
+  // (another kind of store, another endpoint, an object too large for one
+  // copy, no ETag to pin the source's version): the caller then streams it
+  // with read() and write(). kNotFound when the source object vanished;
+  // kRetryable when it changed since it was listed.
+  virtual Result<std::optional<ObjectInfo>> copy_from(ObjectStore& source, const ObjectInfo& object,
+                                                      const ObjectMeta& meta) {
+    (void)source;
+    (void)object;
+    (void)meta;
+    return std::optional<ObjectInfo>();
+  }
   // Deletes the object; ok when it was already gone.
   virtual Status remove(std::string_view path) = 0;
   // Deletes several objects (ok for those already gone). Stores with a batch

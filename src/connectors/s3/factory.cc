@@ -74,6 +74,12 @@ void register_s3(engine::Registry& registry) {
                  .default_value = "2",
                  .min = 1,
                  .max = 16},
+      OptionSpec{.name = "server_side_copy",
+                 .type = OptionType::kBool,
+                 .description = "Between two s3 endpoints of the same service URL, region and "
+                                "access key, copy objects inside the service (CopyObject, up to "
+                                "5 GiB) instead of through megasync.",
+                 .default_value = "true"},
       OptionSpec{.name = "provider",
                  .type = OptionType::kString,
                  .description = "Service quirks: gcs deletes one key at a time (no "
@@ -143,6 +149,7 @@ void register_s3(engine::Registry& registry) {
                         "multipart_threshold must be between 5MiB and 5GiB");
     }
     options.create = o.boolean("create");
+    options.server_side_copy = o.boolean("server_side_copy");
     return std::make_shared<s3::S3Endpoint>(std::move(options));
   };
   registry.add_endpoint_type(std::move(type));

@@ -45,6 +45,7 @@ struct S3Options {
   std::uint64_t part_size = 16ull << 20;
   int part_concurrency = 2;      // parts of one object uploaded at once
   bool batch_delete = true;      // DeleteObjects; false: one DELETE per key (gcs)
+  bool server_side_copy = true;  // CopyObject from another store of the same account
   std::string provider = "aws";  // aws | minio | gcs
   http::ClientOptions http;
 };
@@ -70,6 +71,10 @@ class S3ObjectStore : public ObjectStore {
   // above it (parts in parallel, aborted on any failure). PUT and
   // CompleteMultipartUpload are atomic: readers never see a part.
   Result<ObjectInfo> write(std::string_view path, ByteSource& in, const ObjectMeta& meta) override;
+  // CopyObject when `source` is an s3 store of the same endpoint, region and
+  // access key (both sides opted in with server_side_copy).
+  Result<std::optional<ObjectInfo>> copy_from(ObjectStore& source, const ObjectInfo& object,
+                                              const ObjectMeta& meta) override;
   Status remove(std::string_view path) override;
   // DeleteObjects, 1000 keys a request (or one DELETE each without batch_delete).
   Status remove_many(const std::vector<std::string>& paths) override;

@@ -24,29 +24,45 @@ constexpr std::size_t kMaxDeleteBatch = 1000;
 struct CopyOutcome {
   std::optional<ObjectInfo> written;  // set on success
   bool vanished = false;
+  bool server_side = false;
   std::optional<Error> error;
 };
 
 CopyOutcome copy_one(const Action& action, ObjectStore& source, ObjectStore& target,
                      const CancelToken& cancel) {
+  ObjectMeta meta;
+  meta.mtime = action.source.mtime;
+  meta.sha256 = action.source.sha256;
+  meta.size = action.source.size;
+  meta.metadata = action.source.metadata;
+  CopyOutcome outcome;
+  // Server-side where the two stores allow it.
+  if (Result<std::optional<ObjectInfo>> copied = target.copy_from(source, action.source, meta);
+      !copied) {
+    if (copied.error().code() == ErrorCode::kNotFound) {
+      outcome.vanished = true;
+    } else {
+      outcome.error = std::move(copied.error()).with_context("copy");
+    }
+    return outcome;
+  } else if (*copied) {
+    outcome.written = std::move(**copied);
+    outcome.server_side = true;
+    return outcome;
+  }
+
   BytePipe pipe(kPipeCapacity, cancel);
   Status read_status = ok();
   std::thread producer([&] {
     read_status = source.read(action.path, pipe.sink());
     pipe.close(read_status);
   });
-  ObjectMeta meta;
-  meta.mtime = action.source.mtime;
-  meta.sha256 = action.source.sha256;
-  meta.size = action.source.size;
-  meta.metadata = action.source.metadata;
   Result<ObjectInfo> written = target.write(action.path, pipe.source(), meta);
   if (!written) {
     pipe.abort(written.error());
   }
   producer.join();
 
-  CopyOutcome outcome;
   if (!read_status && read_status.error().code() == ErrorCode::kNotFound) {
     outcome.vanished = true;
   } else if (!written) {
@@ -124,6 +140,7 @@ Result<ExecuteResult> execute(const Plan& plan, ObjectStore& source, ObjectStore
     }
     std::lock_guard lock(mutex);
     result.bytes += outcome.written->size;
+    result.server_side += outcome.server_side ? 1 : 0;
     if (ctx.progress != nullptr) {
       ctx.progress->add_records(options.target_name, 1);
       ctx.progress->add_bytes(options.target_name,

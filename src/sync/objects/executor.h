@@ -30,6 +30,7 @@ struct ExecuteResult {
   std::vector<std::string> deleted;
   std::vector<std::string> vanished;  // source objects gone before they were read
   std::uint64_t bytes = 0;
+  std::int64_t server_side = 0;  // copies made inside the store (ObjectStore::copy_from)
 };
 
 Result<ExecuteResult> execute(const Plan& plan, ObjectStore& source, ObjectStore& target,

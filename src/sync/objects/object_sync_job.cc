@@ -259,6 +259,10 @@ Status ObjectSyncJob::apply(const Plan& plan, engine::RunContext& ctx) {
     std::lock_guard lock(mutex_);
     vanished_total_ += static_cast<std::int64_t>(result->vanished.size());
   }
+  if (result->server_side > 0) {
+    spdlog::info("job {}: {} of {} copies made inside the service (server-side copy)", ctx.job,
+                 result->server_side, result->written.size());
+  }
   if (Status remembered = remember_applied(*result, ctx); !remembered) {
     return fail(std::move(remembered.error()).with_context("update the object index"));
   }
