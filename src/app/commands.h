@@ -4,7 +4,9 @@
 //   the request · 4 the daemon could not start (state store, listen address).
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "engine/daemon.h"
 
@@ -28,6 +30,17 @@ int command_sync(const GlobalOptions& global, const std::string& config_path,
                  const std::string& job, bool dry_run);
 int command_verify(const GlobalOptions& global, const std::string& config_path,
                    const std::string& job, bool repair, bool json);
+// `megasync dlq ACTION JOB [ID...] [--all]`: action list, show, replay or drop.
+struct DlqOptions {
+  std::string action;
+  std::string job;
+  std::vector<std::string> ids;  // as given; parsed by the command
+  bool all = false;
+  int limit = 100;  // list
+  std::int64_t offset = 0;
+};
+int command_dlq(const GlobalOptions& global, const std::string& config_path,
+                const DlqOptions& options);
 int command_jobs(const GlobalOptions& global, const std::string& config_path, bool json);
 int command_status(const std::string& api_url, const std::string& config_path,
                    const std::string& token, bool json);

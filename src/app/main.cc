@@ -48,6 +48,36 @@ int main(int argc, char** argv) {
   verify->add_flag("--repair", repair, "Re-sync only what differs, then compare again");
   verify->add_flag("--json", json, "Print the differences as JSON");
 
+  DlqOptions dlq_options;
+  auto* dlq = app.add_subcommand(
+      "dlq", "Inspect, replay and drop a record job's dead letters (kept in the state store).");
+  dlq->require_subcommand(1);
+  struct DlqAction {
+    const char* name;
+    const char* description;
+  };
+  const DlqAction actions[] = {
+      {"list", "List the dead letters: id, time, target, collection, key, attempts, error."},
+      {"show", "Show one dead letter whole: fields (text, or hex when binary) and headers."},
+      {"replay", "Apply dead letters to the targets that refused them; applied ones are removed."},
+      {"drop", "Remove dead letters without applying them."},
+  };
+  for (const DlqAction& action : actions) {
+    auto* sub = dlq->add_subcommand(action.name, action.description);
+    sub->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
+    sub->add_option("job", dlq_options.job, "The job")->required();
+    if (std::string(action.name) == "list") {
+      sub->add_option("--limit", dlq_options.limit, "At most this many (oldest first)")
+          ->capture_default_str();
+      sub->add_option("--offset", dlq_options.offset, "Skip this many");
+    } else {
+      sub->add_option("ids", dlq_options.ids, "Dead letter ids, from `megasync dlq list`");
+    }
+    if (std::string(action.name) == "replay" || std::string(action.name) == "drop") {
+      sub->add_flag("--all", dlq_options.all, "Every dead letter of the job");
+    }
+  }
+
   auto* jobs = app.add_subcommand("jobs", "List the jobs a configuration declares.");
   jobs->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
   jobs->add_flag("--json", json, "Print JSON");
@@ -86,6 +116,12 @@ int main(int argc, char** argv) {
     return command_sync(global, config_path, job, dry_run);
   if (*verify)
     return command_verify(global, config_path, job, repair, json);
+  if (*dlq) {
+    for (const CLI::App* action : dlq->get_subcommands()) {
+      dlq_options.action = action->get_name();
+    }
+    return command_dlq(global, config_path, dlq_options);
+  }
   if (*jobs)
     return command_jobs(global, config_path, json);
   if (*status) {

@@ -104,6 +104,8 @@ int command_verify(const GlobalOptions& global, const std::string& config_path,
   const bool repaired = doc->value("equal_after_repair", false);
   if (json) {
     fmt::print("{}\n", doc->dump(2));
+  } else if (doc->contains("note")) {
+    fmt::print("{}\n", (*doc)["note"].get<std::string>());
   } else {
     for (const auto& [target, report] : (*doc)["targets"].items()) {
       print_target(job_name, target, report);

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "core/cancel.h"
 #include "core/error.h"
@@ -99,6 +100,16 @@ class Job {
     (void)ctx;
     (void)repair;
     return make_error(ErrorCode::kPermanent, "job {} cannot be verified", ctx.job);
+  }
+
+  // `megasync dlq replay`: applies the job's dead letters `ids` (all when
+  // empty) again, to the targets that refused them. Jobs without dead letters
+  // say so.
+  virtual Result<nlohmann::json> replay_dead_letters(RunContext& ctx,
+                                                     const std::vector<std::int64_t>& ids) {
+    (void)ids;
+    return make_error(ErrorCode::kPermanent, "job {} keeps no dead letters (not a record job)",
+                      ctx.job);
   }
 
   // Extra fields for this job in the status API (for example a source position).

@@ -77,6 +77,22 @@ CREATE TABLE object_index (
   PRIMARY KEY (job, endpoint, path)
 ) WITHOUT ROWID;
 )sql"},
+    // `change` is the dead_letter_codec.h JSON of the change and its schema;
+    // collection and key_text are copies for listing without decoding it.
+    Migration{4, "dead letters: changes a target refused, by job", R"sql(
+CREATE TABLE dead_letters (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  job        TEXT    NOT NULL,
+  target     TEXT    NOT NULL,
+  time       INTEGER NOT NULL,
+  collection TEXT    NOT NULL,
+  key_text   TEXT    NOT NULL,
+  attempts   INTEGER NOT NULL,
+  error      TEXT    NOT NULL,
+  change     TEXT    NOT NULL
+);
+CREATE INDEX dead_letters_job ON dead_letters (job, id);
+)sql"},
 };
 
 // Created in the same transaction as migration 1, so a file never holds a

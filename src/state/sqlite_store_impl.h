@@ -1,6 +1,6 @@
 // The SQLite StateStore implementation, shared by the files that define its
 // methods (sqlite_store.cc: opening, checkpoints, upkeep; sqlite_history.cc:
-// runs, events, audit). Not for use outside src/state/.
+// runs, events, audit; sqlite_dead_letters.cc). Not for use outside src/state/.
 //
 // Created by open_sqlite_store(); owns the one connection. Every method takes
 // mutex_ for its whole duration, so the object may be used from any thread.
@@ -32,6 +32,15 @@ class SqliteStore final : public StateStore {
   Status update_object_index(const std::string& job, const std::string& endpoint,
                              const std::vector<ObjectIndexEntry>& put,
                              const std::vector<std::string>& removed) override;
+
+  Result<std::int64_t> add_dead_letter(const DeadLetter& letter) override;
+  Result<std::vector<DeadLetter>> list_dead_letters(const DeadLetterQuery& query) override;
+  Result<std::int64_t> count_dead_letters(const std::string& job) override;
+  Result<std::optional<DeadLetter>> get_dead_letter(const std::string& job,
+                                                    std::int64_t id) override;
+  Result<bool> remove_dead_letter(const std::string& job, std::int64_t id) override;
+  Result<bool> note_dead_letter_attempt(const std::string& job, std::int64_t id,
+                                        const std::string& error) override;
 
   Result<std::int64_t> begin_run(const RunRecord& run) override;
   Status finish_run(const RunRecord& run) override;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/change.h"
 #include "core/error.h"
 
 namespace megasync::state {
@@ -84,6 +85,28 @@ struct ObjectIndexEntry {
   std::string sha256;  // empty when unknown
 };
 
+// A change a target refused for good, or that failed dead_letter_after times
+// while the target otherwise worked (src/sync/records/README.md "Dead
+// letters"), kept until `megasync dlq replay` applies it or `dlq drop` drops it.
+struct DeadLetter {
+  std::int64_t id = 0;  // assigned by add_dead_letter; increasing, never reused
+  std::string job;
+  std::string target;  // the target endpoint that refused it
+  WallTime time;       // when it was dead-lettered (set by the store)
+  Change change;       // as that target was given it (after the job's transforms)
+  // The collection's schema as the target saw it, so that a replay can prepare
+  // the target; nullopt when the engine did not know it.
+  std::optional<CollectionSchema> schema;
+  std::string error;  // the target's last error (redacted)
+  int attempts = 1;   // attempts to apply it, replays included
+};
+
+struct DeadLetterQuery {
+  std::string job;
+  int limit = 100;  // oldest first
+  std::int64_t offset = 0;
+};
+
 class StateStore {
  public:
   virtual ~StateStore() = default;
@@ -115,6 +138,43 @@ class StateStore {
     (void)put;
     (void)removed;
     return ok();
+  }
+
+  // Dead letters. add_dead_letter stores `letter` (its id and time are
+  // ignored) durably and returns its id. get_dead_letter: nullopt when the job
+  // has no dead letter `id`. remove_dead_letter: false when there was none.
+  // note_dead_letter_attempt: a replay failed again; stores `error` and adds
+  // one to attempts; false when there was none. Stores that keep no dead
+  // letters fail every call (kPermanent).
+  virtual Result<std::int64_t> add_dead_letter(const DeadLetter& letter) {
+    (void)letter;
+    return make_error(ErrorCode::kPermanent, "this state store keeps no dead letters");
+  }
+  virtual Result<std::vector<DeadLetter>> list_dead_letters(const DeadLetterQuery& query) {
+    (void)query;
+    return make_error(ErrorCode::kPermanent, "this state store keeps no dead letters");
+  }
+  virtual Result<std::int64_t> count_dead_letters(const std::string& job) {
+    (void)job;
+    return make_error(ErrorCode::kPermanent, "this state store keeps no dead letters");
+  }
+  virtual Result<std::optional<DeadLetter>> get_dead_letter(const std::string& job,
+                                                            std::int64_t id) {
+    (void)job;
+    (void)id;
+    return make_error(ErrorCode::kPermanent, "this state store keeps no dead letters");
+  }
+  virtual Result<bool> remove_dead_letter(const std::string& job, std::int64_t id) {
+    (void)job;
+    (void)id;
+    return make_error(ErrorCode::kPermanent, "this state store keeps no dead letters");
+  }
+  virtual Result<bool> note_dead_letter_attempt(const std::string& job, std::int64_t id,
+                                                const std::string& error) {
+    (void)job;
+    (void)id;
+    (void)error;
+    return make_error(ErrorCode::kPermanent, "this state store keeps no dead letters");
   }
 
   // Run history. begin_run stores `run` (outcome running) and returns its id.

@@ -29,7 +29,8 @@ TEST(SqliteMigrations, FreshFileMigratesToLatest) {
   EXPECT_EQ(query_raw(path, "SELECT COUNT(*) FROM schema_version"),
             std::to_string(latest_sqlite_schema_version()));
   EXPECT_EQ(query_raw(path, "PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(index_names(path), "events_job,events_time,events_type,runs_job_id,runs_started_at");
+  EXPECT_EQ(index_names(path),
+            "dead_letters_job,events_job,events_time,events_type,runs_job_id,runs_started_at");
 }
 
 TEST(SqliteMigrations, ReopeningIsIdempotent) {
@@ -77,7 +78,8 @@ TEST(SqliteMigrations, VersionOneFileUpgradesWithDataIntact) {
   auto store = open_sqlite_store(path);
   ASSERT_TRUE(store) << store.error().message();
   EXPECT_EQ(*(*store)->schema_version(), latest_sqlite_schema_version());
-  EXPECT_EQ(index_names(path), "events_job,events_time,events_type,runs_job_id,runs_started_at");
+  EXPECT_EQ(index_names(path),
+            "dead_letters_job,events_job,events_time,events_type,runs_job_id,runs_started_at");
   auto checkpoint = (*store)->get_checkpoint("orders", "backup");
   ASSERT_TRUE(checkpoint && *checkpoint);
   EXPECT_EQ((*checkpoint)->position, "lsn/42");

@@ -11,13 +11,16 @@ namespace {
 
 struct KindDefaults {
   const char* name;
+  // Message jobs: streams are not compared (verify_interval 0) and changes
+  // that keep failing alone are dead-lettered after 5 attempts.
+  bool messages;
   const char* description;
   int interval_seconds;
   std::int64_t batch_size;
   const char* upper;  // SYNC_INTERVAL_<upper>, BATCH_SIZE_<upper>, TIMEOUT_<upper>
 };
 
-std::vector<config::OptionSpec> record_options() {
+std::vector<config::OptionSpec> record_options(const KindDefaults& defaults) {
   using config::OptionSpec;
   using config::OptionType;
   return {
@@ -71,8 +74,22 @@ std::vector<config::OptionSpec> record_options() {
                  .type = OptionType::kDuration,
                  .description = "After a run, compare the targets with the source (row counts and "
                                 "checksums) when this long passed since the last comparison; 0 "
-                                "turns it off.",
-                 .default_value = "1m"},
+                                "turns it off. Jobs of kind messages are never compared.",
+                 .default_value = defaults.messages ? "0" : "1m"},
+      OptionSpec{.name = "dead_letter",
+                 .type = OptionType::kEndpoint,
+                 .description = "Where changes a target refuses for good go (a record sink: a "
+                                "message connector, a database), with headers "
+                                "x-megasync-error/attempts/target/job. Default: the state store "
+                                "(`megasync dlq` lists and replays them)."},
+      OptionSpec{.name = "dead_letter_after",
+                 .type = OptionType::kInt,
+                 .description = "Attempts of one change applied alone, while the target otherwise "
+                                "works, before it is dead-lettered; 0: never (a failing batch "
+                                "stops its target until it applies).",
+                 .default_value = defaults.messages ? "5" : "0",
+                 .min = 0,
+                 .max = 1000},
   };
 }
 
@@ -142,9 +159,10 @@ engine::JobKind make_kind(const KindDefaults& defaults) {
   kind.schema.batch_size_variable = fmt::format("BATCH_SIZE_{}", defaults.upper);
   kind.schema.default_timeout = std::chrono::minutes(10);
   kind.schema.timeout_variable = fmt::format("TIMEOUT_{}", defaults.upper);
-  kind.schema.options = record_options();
-  kind.create = [](const config::JobConfig& job,
-                   const engine::BuildContext& build) -> Result<std::unique_ptr<engine::Job>> {
+  kind.schema.options = record_options(defaults);
+  kind.create = [messages = defaults.messages](
+                    const config::JobConfig& job,
+                    const engine::BuildContext& build) -> Result<std::unique_ptr<engine::Job>> {
     auto endpoint = [&](const std::string& name) -> std::shared_ptr<engine::Endpoint> {
       auto found = build.endpoints.find(name);
       return found == build.endpoints.end() ? nullptr : found->second;
@@ -199,6 +217,32 @@ engine::JobKind make_kind(const KindDefaults& defaults) {
       options.stream_for = job.interval;
     }
     options.verify_interval = job.options.duration("verify_interval");
+    options.comparable = !messages;
+    if (messages && options.verify_interval.count() > 0) {
+      return make_error(ErrorCode::kInvalidConfig,
+                        "job {}: verify_interval does not apply to kind messages (message "
+                        "streams are not compared); remove it",
+                        job.name);
+    }
+    options.dead_letter_after = static_cast<int>(job.options.integer("dead_letter_after"));
+    if (job.options.has("dead_letter")) {
+      options.dead_letter_name = job.options.string("dead_letter");
+      options.dead_letter = endpoint(options.dead_letter_name);
+      if (options.dead_letter == nullptr) {
+        return make_error(ErrorCode::kInvalidConfig,
+                          "job {}: dead_letter endpoint {} is not defined", job.name,
+                          options.dead_letter_name);
+      }
+      for (const auto& [name, target] : options.targets) {
+        if (name == options.dead_letter_name) {
+          return make_error(ErrorCode::kInvalidConfig,
+                            "job {}: dead_letter {} is one of the job's targets; dead letters "
+                            "must go elsewhere (another endpoint, or omit dead_letter for the "
+                            "state store)",
+                            job.name, name);
+        }
+      }
+    }
     std::vector<config::Options> entries;
     if (job.options.has("transforms")) {
       entries = job.options.objects("transforms");
@@ -221,11 +265,12 @@ engine::JobKind make_kind(const KindDefaults& defaults) {
 
 void register_record_sync(engine::Registry& registry) {
   const KindDefaults kinds[] = {
-      {"database", "Replicates tables from a database to databases: snapshot, then changes.", 30,
-       1000, "DATABASE"},
-      {"cache", "Keeps caches in step with a record source.", 20, 50, "CACHE"},
-      {"messages", "Moves records between message systems and databases.", 15, 100, "MESSAGES"},
-      {"search", "Keeps search indexes in step with a record source.", 25, 500, "SEARCH"},
+      {"database", false, "Replicates tables from a database to databases: snapshot, then changes.",
+       30, 1000, "DATABASE"},
+      {"cache", false, "Keeps caches in step with a record source.", 20, 50, "CACHE"},
+      {"messages", true, "Moves records between message systems and databases.", 15, 100,
+       "MESSAGES"},
+      {"search", false, "Keeps search indexes in step with a record source.", 25, 500, "SEARCH"},
   };
   for (const KindDefaults& defaults : kinds) {
     registry.add_job_kind(make_kind(defaults));

@@ -104,8 +104,24 @@ constexpr auto kLagEvery = std::chrono::seconds(10);
 constexpr auto kStreamMargin = std::chrono::seconds(5);
 // How many times batch_size a batch may grow to while a target is behind.
 constexpr std::size_t kBehindBatches = 10;
+// How long a target's probe may take when a change fails alone.
+constexpr std::chrono::seconds kProbeTimeout{10};
 
 }  // namespace
+
+DeadLetterSettings RecordSyncJob::dead_letter_settings(
+    engine::RunContext& ctx, const std::shared_ptr<engine::Endpoint>& target,
+    const std::vector<CollectionSchema>& schemas) const {
+  return DeadLetterSettings{
+      .after = options_.dead_letter_after,
+      .endpoint_name = options_.dead_letter_name,
+      .endpoint = options_.dead_letter,
+      .schemas = schemas,
+      // Whether the target works; a change that fails alone is a bad one only then.
+      .probe = [target] { return target->probe(Deadline::after(kProbeTimeout)); },
+      .events = ctx.events,
+      .metrics = ctx.metrics};
+}
 
 void RecordSyncJob::watch_lag(engine::RunContext& ctx, const Flow& flow, RecordSource& source,
                               bool force) {
@@ -442,7 +458,8 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx, const Flow& flow, const
                        .queue_batches = std::max<std::size_t>(options_.queue_batches, 1),
                        .store = ctx.store,
                        .progress = ctx.progress,
-                       .durable = start->per_target[i]},
+                       .durable = start->per_target[i],
+                       .dead_letters = dead_letter_settings(ctx, flow.targets[i].second, *schemas)},
         std::move(sinks[i])));
   }
   if (start->resume && *marker) {

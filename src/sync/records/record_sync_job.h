@@ -28,6 +28,7 @@
 #include "engine/endpoint.h"
 #include "engine/job.h"
 #include "sync/records/compare.h"
+#include "sync/records/target_worker.h"
 #include "transforms/transform.h"
 
 namespace megasync::sync::records {
@@ -57,6 +58,15 @@ struct RecordSyncOptions {
   Duration verify_interval{0};
   // Set for `direction: bidirectional` (exactly one target).
   std::optional<PairOptions> pair;
+  // Dead letters (README.md "Dead letters"): attempts of a change alone
+  // before it is dead-lettered (0: only changes a sink rejects are), and
+  // where they go (an endpoint's record sink; none: the state store).
+  int dead_letter_after = 0;
+  std::string dead_letter_name;
+  std::shared_ptr<engine::Endpoint> dead_letter;
+  // False for kind messages: message streams are not compared, and
+  // `megasync verify` says there is nothing to compare.
+  bool comparable = true;
 };
 
 // One directed flow: a source and its targets. A one-way job has one; a
@@ -105,6 +115,15 @@ class RecordSyncJob : public engine::Job {
   // with `repair`, applies the differences and compares again.
   Result<nlohmann::json> verify(engine::RunContext& ctx, bool repair) override;
 
+  // `megasync dlq replay`: applies the job's dead letters `ids` (all when
+  // empty) from the state store to the targets that refused them, each through
+  // a sink of that target. One applied is removed from the store; one refused
+  // again stays with one more attempt and the new error. Returns
+  // {"replayed": [id...], "failed": [{"id", "target", "error"}...]}; fails only
+  // when the state store does (an unknown id is in "failed").
+  Result<nlohmann::json> replay_dead_letters(engine::RunContext& ctx,
+                                             const std::vector<std::int64_t>& ids) override;
+
   nlohmann::json describe() const override;
 
  private:
@@ -141,6 +160,10 @@ class RecordSyncJob : public engine::Job {
   Result<std::vector<TargetVerdict>> check_targets(engine::RunContext& ctx, Repair repair);
   // The periodic comparison after a run, with its metrics and events.
   void verify_after_run(engine::RunContext& ctx);
+  // How a worker for `target` dead-letters (README.md "Dead letters").
+  DeadLetterSettings dead_letter_settings(engine::RunContext& ctx,
+                                          const std::shared_ptr<engine::Endpoint>& target,
+                                          const std::vector<CollectionSchema>& schemas) const;
   // Reports the batch's schema changes (log, schema.changed event) and shapes
   // them as the targets will see them (through the transforms).
   Status adopt_schema_changes(engine::RunContext& ctx, transforms::Chain& chain, Batch& batch);

@@ -3,18 +3,39 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
+#include "core/message.h"
+#include "engine/endpoint.h"
 #include "engine/job.h"
+#include "events/bus.h"
+#include "monitor/metrics.h"
 #include "state/state_store.h"
 
 namespace megasync::sync::records {
 namespace {
 
 constexpr std::chrono::seconds kSaveCheckpointEvery{1};
+constexpr std::chrono::milliseconds kMaxBackoff{5000};
+// Changes that fail alone, with none of the batch applied, before the batch
+// is taken to fail as a whole (the target refuses everything, not a change).
+constexpr int kMaxSuspects = 2;
+
+std::string key_text(const std::vector<Value>& key) {
+  std::string text;
+  for (const Value& value : key) {
+    text += (text.empty() ? "" : ",") + to_text(value);
+  }
+  return text;
+}
 
 }  // namespace
 
 TargetWorker::TargetWorker(TargetSettings settings, std::unique_ptr<RecordSink> sink)
     : settings_(std::move(settings)), sink_(std::move(sink)), durable_(settings_.durable) {
+  for (const CollectionSchema& schema : settings_.dead_letters.schemas) {
+    schemas_[schema.name] = schema;
+  }
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -103,9 +124,47 @@ Status TargetWorker::apply(const Batch& batch) {
     if (Status s = sink_->prepare(schemas); !s) {
       return fail(s.error().with_context("prepare a changed schema"));
     }
+    for (CollectionSchema& schema : schemas) {
+      dead_prepared_.erase(schema.name);
+      const std::string name = schema.name;
+      schemas_[name] = std::move(schema);
+    }
   }
-  if (Status s = sink_->apply(batch); !s) {
-    return fail(s.error().with_context("apply batch"));
+  std::vector<RecordSink::Rejected> rejected;
+  std::vector<Dead> dead;
+  bool isolated = false;
+  if (Status s = sink_->apply_or_reject(batch, rejected); !s) {
+    if (settings_.dead_letters.after <= 0 || s.error().code() == ErrorCode::kCancelled) {
+      return fail(s.error().with_context("apply batch"));
+    }
+    Result<std::vector<Dead>> found = isolate(batch, s.error());
+    if (!found) {
+      return fail(found.error().with_context("apply batch"));
+    }
+    dead = std::move(*found);
+    isolated = true;
+  } else {
+    for (const RecordSink::Rejected& refused : rejected) {
+      if (refused.index < batch.changes.size()) {
+        dead.push_back(Dead{refused.index, refused.error.message(), 1});
+      }
+    }
+  }
+  // Durable before the checkpoint moves past them.
+  for (const Dead& letter : dead) {
+    if (Status s = dead_letter(batch.changes[letter.index], letter); !s) {
+      return fail(s.error().with_context("dead letter"));
+    }
+  }
+  if (isolated && sink_->keeps_checkpoints() && !batch.end.empty()) {
+    // The changes went one by one without the batch's end: the sink's own
+    // checkpoint moves with an empty batch.
+    Batch end;
+    end.end = batch.end;
+    end.snapshot = batch.snapshot;
+    if (Status s = sink_->apply(end); !s) {
+      return fail(s.error().with_context("apply batch"));
+    }
   }
   if (settings_.progress != nullptr) {
     settings_.progress->add_records(settings_.target,
@@ -132,6 +191,167 @@ Status TargetWorker::apply(const Batch& batch) {
   }
   return with_context(settings_.store->put_checkpoint(settings_.job, settings_.target, batch.end),
                       "write checkpoint");
+}
+
+bool TargetWorker::pause(std::chrono::milliseconds delay) {
+  std::unique_lock lock(mutex_);
+  if (delay.count() > 0) {
+    changed_.wait_for(lock, delay, [&] { return abandon_; });
+  }
+  return !abandon_;
+}
+
+// The rule (README.md "Dead letters"): each change of the failed batch is
+// applied alone, in order, up to `after` attempts (a batch of that one change
+// was its first), with a doubling pause between attempts of one change. One that applies, or that
+// the sink rejects, shows the target works. One that fails every attempt is a
+// suspect, and the target's probe must pass right after; a failing probe
+// fails the batch (the target is down: it keeps its messages and the run is
+// retried with backoff). Suspects are dead-lettered only when another change
+// of the batch applied, or when the batch was that one change; kMaxSuspects
+// suspects with nothing applied fail the batch as a whole.
+Result<std::vector<TargetWorker::Dead>> TargetWorker::isolate(const Batch& batch,
+                                                              const Error& failed) {
+  const DeadLetterSettings& config = settings_.dead_letters;
+  auto probe = [&]() -> Status {
+    if (!config.probe) {
+      return make_error(ErrorCode::kRetryable, "cannot tell whether the target works");
+    }
+    return config.probe();
+  };
+  if (Status up = probe(); !up) {
+    return fail(failed);  // the target is down, not one change bad
+  }
+  std::vector<Dead> dead;
+  std::vector<Dead> suspects;
+  bool applied_any = false;
+  for (std::size_t i = 0; i < batch.changes.size(); ++i) {
+    Batch single;
+    single.changes.push_back(batch.changes[i]);
+    single.snapshot = batch.snapshot;
+    single.bytes = batch.bytes / batch.changes.size();
+    // A batch of this one change was its first attempt alone.
+    int attempts = batch.changes.size() == 1 ? 1 : 0;
+    std::string last = failed.message();
+    bool settled = false;
+    std::chrono::milliseconds backoff = config.backoff;
+    while (attempts < config.after) {
+      if (attempts > 0) {
+        if (!pause(backoff)) {
+          return make_error(ErrorCode::kCancelled, "cancelled");
+        }
+        backoff = std::min(backoff * 2, kMaxBackoff);
+      }
+      std::vector<RecordSink::Rejected> rejected;
+      Status s = sink_->apply_or_reject(single, rejected);
+      ++attempts;
+      if (s) {
+        applied_any = true;
+        if (!rejected.empty()) {
+          dead.push_back(Dead{i, rejected.front().error.message(), attempts});
+        }
+        settled = true;
+        break;
+      }
+      if (s.error().code() == ErrorCode::kCancelled) {
+        return fail(s.error());
+      }
+      last = s.error().message();
+    }
+    if (settled) {
+      continue;
+    }
+    // Failed every attempt alone.
+    if (Status up = probe(); !up) {
+      return make_error(ErrorCode::kRetryable, "{} (and the target's probe failed: {})", last,
+                        up.error().message());
+    }
+    suspects.push_back(Dead{i, last, attempts});
+    if (!applied_any && static_cast<int>(suspects.size()) >= kMaxSuspects) {
+      return make_error(ErrorCode::kRetryable,
+                        "{}: {} changes of the batch failed alone and none applied: the target "
+                        "refuses them all, so none is dead-lettered",
+                        last, suspects.size());
+    }
+  }
+  if (!applied_any && batch.changes.size() > 1) {
+    return fail(failed);
+  }
+  dead.insert(dead.end(), suspects.begin(), suspects.end());
+  std::sort(dead.begin(), dead.end(),
+            [](const Dead& a, const Dead& b) { return a.index < b.index; });
+  return dead;
+}
+
+Status TargetWorker::dead_letter(const Change& change, const Dead& dead) {
+  const DeadLetterSettings& config = settings_.dead_letters;
+  std::optional<CollectionSchema> schema;
+  if (auto found = schemas_.find(change.collection); found != schemas_.end()) {
+    schema = found->second;
+  }
+  const std::string destination =
+      config.endpoint_name.empty() ? std::string("state store") : config.endpoint_name;
+  if (config.endpoint != nullptr) {
+    const std::string context = fmt::format("dead-letter target {}", config.endpoint_name);
+    if (dead_sink_ == nullptr) {
+      Result<std::unique_ptr<RecordSink>> opened = config.endpoint->open_record_sink(
+          engine::SinkRequest{.job = settings_.job, .target = config.endpoint_name});
+      if (!opened) {
+        return fail(opened.error().with_context(context));
+      }
+      dead_sink_ = std::move(*opened);
+    }
+    if (schema && !dead_prepared_[change.collection]) {
+      if (Status s = dead_sink_->prepare({*schema}); !s) {
+        return fail(s.error().with_context(context));
+      }
+      dead_prepared_[change.collection] = true;
+    }
+    Batch batch;
+    Change& copy = batch.changes.emplace_back(change);
+    const std::string prefix(kHeaderMetaPrefix);
+    copy.meta[prefix + "x-megasync-error"] = dead.error;
+    copy.meta[prefix + "x-megasync-attempts"] = std::to_string(dead.attempts);
+    copy.meta[prefix + "x-megasync-target"] = settings_.target;
+    copy.meta[prefix + "x-megasync-job"] = settings_.job;
+    if (Status s = dead_sink_->apply(batch); !s) {
+      return fail(s.error().with_context(context));
+    }
+  } else if (settings_.store != nullptr) {
+    state::DeadLetter letter;
+    letter.job = settings_.job;
+    letter.target = settings_.target;
+    letter.change = change;
+    letter.schema = std::move(schema);
+    letter.error = dead.error;
+    letter.attempts = dead.attempts;
+    Result<std::int64_t> id = settings_.store->add_dead_letter(letter);
+    if (!id) {
+      return fail(id.error().with_context("state store"));
+    }
+  }
+  const std::string key = key_text(change.key);
+  spdlog::warn("job {}: target {}: {} {} dead-lettered to {} after {} attempt(s): {}",
+               settings_.job, settings_.target, change.collection, key, destination, dead.attempts,
+               dead.error);
+  if (config.metrics != nullptr) {
+    config.metrics
+        ->counter("megasync_dead_letters_total",
+                  "Changes a target refused for good or that kept failing alone, sent to the "
+                  "job's dead-letter destination.",
+                  {"job", "target"})
+        .with({settings_.job, settings_.target})
+        .inc(1);
+  }
+  if (config.events != nullptr) {
+    config.events->publish("sync.dead_letter", "warning", settings_.job, settings_.target,
+                           {{"collection", change.collection},
+                            {"key", key},
+                            {"attempts", dead.attempts},
+                            {"error", dead.error},
+                            {"destination", destination}});
+  }
+  return ok();
 }
 
 void TargetWorker::save_checkpoint() {
