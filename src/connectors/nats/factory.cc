@@ -103,7 +103,7 @@ void register_nats(engine::Registry& registry) {
                  .type = OptionType::kString,
                  .description = "Target: the subject each message is published to, a message "
                                 "template ({topic}, {topic.N}, {key}, {id}, {header.NAME}).",
-                 .default_value = "{topic}"},
+                 .default_value = "\"{topic}\""},  // quoted: a YAML flow mapping otherwise
       OptionSpec{.name = "jetstream",
                  .type = OptionType::kBool,
                  .description = "Target: publish through JetStream and wait for every PubAck "

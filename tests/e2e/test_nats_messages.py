@@ -1,0 +1,139 @@
+"""The nats connector against a real nats-server with JetStream
+(tests/services): a `messages` job reads stream SRC through a durable pull
+consumer and publishes every message to stream DST through a subject template
+("in.<x>" -> "copy.<x>"); binary payloads, headers and ids arrive intact (the
+id is the source's Nats-Msg-Id header, else "SRC:<stream sequence>"). The
+server restarted mid-flow loses nothing."""
+
+import os
+import threading
+import unittest
+
+import services
+from megasync_harness import DaemonTestCase, wait_for
+
+SYNC_TIMEOUT = 90.0
+
+
+class NatsMessagesTest(DaemonTestCase):
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.nats = services.Nats()
+        # Unique names: a rerun does not meet the streams or consumer of the last.
+        self.suffix = os.path.basename(self.tmp).replace("-", "_").replace(".", "_")
+        self.src = f"SRC_{self.suffix}"
+        self.dst = f"DST_{self.suffix}"
+        self.in_prefix = f"in_{self.suffix}"
+        self.out_prefix = f"copy_{self.suffix}"
+        self.nats.add_stream(self.src, f"{self.in_prefix}.>")
+        self.addCleanup(self.nats.delete_stream, self.src)
+        self.addCleanup(self.nats.delete_stream, self.dst)
+
+    def config(self, port: int) -> str:
+        return f"""\
+state:
+  path: state.db
+api:
+  listen: 127.0.0.1:{port}
+endpoints:
+  source:
+    type: nats
+    url: {self.nats.url}
+    stream: {self.src}
+  copy:
+    type: nats
+    url: {self.nats.url}
+    subject: "{self.out_prefix}.{{topic.1}}"
+    stream: {self.dst}
+    create_stream:
+      subjects: ["{self.out_prefix}.>"]
+jobs:
+  bridge:
+    kind: messages
+    source: source
+    targets: [copy]
+    stream: true
+    interval: 1s
+    batch_size: 50
+"""
+
+    def messages(self, start: int, count: int):
+        out = []
+        for i in range(start, start + count):
+            payload = bytes([i % 256, 0, 255, 10, 13]) + f"payload {i}".encode() + b"\x00"
+            headers = [("X-Index", str(i)), ("X-Kind", "even" if i % 2 == 0 else "odd")]
+            msg_id = f"m-{i}" if i % 3 else ""  # every third without Nats-Msg-Id
+            out.append((f"{self.in_prefix}.part{i % 4}", msg_id, payload, headers))
+        return out
+
+    def dst_messages(self):
+        try:
+            return self.nats.dump(self.dst)
+        except services.SqlError:
+            return []  # not created yet
+
+    def expected(self, sent):
+        """id -> (subject, payload, headers) as the target must have them."""
+        by_seq = {m.seq: m for m in self.nats.dump(self.src)}
+        want = {}
+        for m in by_seq.values():
+            msg_id = m.header("Nats-Msg-Id") or f"{self.src}:{m.seq}"
+            part = m.subject.split(".")[1]
+            headers = sorted((k, v) for k, v in m.headers if k != "Nats-Msg-Id")
+            want[msg_id] = (f"{self.out_prefix}.{part}", m.payload, headers)
+        self.assertEqual(len(want), len(sent))
+        return want
+
+    def got(self):
+        have = {}
+        duplicates = 0
+        for m in self.dst_messages():
+            msg_id = m.header("Nats-Msg-Id")
+            headers = sorted((k, v) for k, v in m.headers if k != "Nats-Msg-Id")
+            if msg_id in have:
+                duplicates += 1
+            have[msg_id] = (m.subject, m.payload, headers)
+        return have, duplicates
+
+    def test_stream_to_stream_through_a_subject_template(self):
+        sent = self.messages(0, 120)
+        self.nats.publish(sent)
+        daemon = self.start_daemon(self.config)
+        want = self.expected(sent)
+        wait_for(lambda: len(self.got()[0]) >= len(want), SYNC_TIMEOUT,
+                 "every message at the target stream")
+        have, duplicates = self.got()
+        self.assertEqual(have, want)
+        self.assertEqual(duplicates, 0)
+        # More while it runs: streamed, too.
+        more = self.messages(120, 30)
+        self.nats.publish(more)
+        want = self.expected(sent + more)
+        wait_for(lambda: len(self.got()[0]) >= len(want), SYNC_TIMEOUT, "the later messages")
+        self.assertEqual(self.got()[0], want)
+        self.assertEqual(daemon.stop(), 0)
+        self.assert_no_sanitizer_report(daemon)
+
+    def test_server_restarted_mid_flow_loses_nothing(self):
+        sent = self.messages(0, 300)
+        self.nats.publish(sent)
+        daemon = self.start_daemon(self.config)
+        wait_for(lambda: len(self.dst_messages()) > 0, SYNC_TIMEOUT, "the flow started")
+        self.addCleanup(services.nats_ctl, "start")  # whatever happens below
+        services.nats_ctl("stop")
+        services.nats_ctl("start")
+        more = self.messages(300, 300)
+        self.nats.publish(more)
+        want = self.expected(sent + more)
+        wait_for(lambda: len(self.got()[0]) >= len(want), SYNC_TIMEOUT,
+                 "every message at the target after the restart")
+        have, duplicates = self.got()
+        self.assertEqual(have, want)
+        print(f"\nduplicates at the target after the restart: {duplicates}")
+        self.assertEqual(daemon.stop(), 0)
+        self.assert_no_sanitizer_report(daemon)
+
+
+if __name__ == "__main__":
+    unittest.main()
