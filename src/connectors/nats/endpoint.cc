@@ -65,7 +65,9 @@ Result<std::unique_ptr<RecordSink>> NatsEndpoint::open_record_sink(const engine:
 }
 
 Result<std::vector<std::string>> NatsEndpoint::retained_for(const std::string& job) {
-  if (options_.stream.empty()) {
+  // A `durable` named in the configuration may serve jobs still configured:
+  // the user manages it. Only the name derived from the job is the job's own.
+  if (options_.stream.empty() || !options_.durable.empty()) {
     return std::vector<std::string>{};
   }
   Result<std::unique_ptr<Connection>> connection =
@@ -89,7 +91,7 @@ Result<std::vector<std::string>> NatsEndpoint::retained_for(const std::string& j
 }
 
 Status NatsEndpoint::release_job(const std::string& job) {
-  if (options_.stream.empty()) {
+  if (options_.stream.empty() || !options_.durable.empty()) {
     return ok();
   }
   Result<std::unique_ptr<Connection>> connection =

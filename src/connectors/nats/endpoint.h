@@ -27,7 +27,8 @@ class NatsEndpoint : public engine::Endpoint {
   Result<std::unique_ptr<RecordSource>> open_record_source(
       const engine::SourceRequest& request) override;
   Result<std::unique_ptr<RecordSink>> open_record_sink(const engine::SinkRequest& request) override;
-  // The durable consumer a job's source keeps on the server.
+  // The durable consumer a job's source keeps on the server (only the one
+  // named after the job: a configured `durable` is left to the user).
   Result<std::vector<std::string>> retained_for(const std::string& job) override;
   Status release_job(const std::string& job) override;
 
