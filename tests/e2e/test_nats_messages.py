@@ -32,7 +32,7 @@ class NatsMessagesTest(DaemonTestCase):
         self.addCleanup(self.nats.delete_stream, self.src)
         self.addCleanup(self.nats.delete_stream, self.dst)
 
-    def config(self, port: int) -> str:
+    def config(self, port: int, jetstream: bool = True) -> str:
         return f"""\
 state:
   path: state.db
@@ -47,6 +47,7 @@ endpoints:
     type: nats
     url: {self.nats.url}
     subject: "{self.out_prefix}.{{topic.1}}"
+    jetstream: {"true" if jetstream else "false"}
     stream: {self.dst}
     create_stream:
       subjects: ["{self.out_prefix}.>"]
@@ -114,6 +115,24 @@ jobs:
         want = self.expected(sent + more)
         wait_for(lambda: len(self.got()[0]) >= len(want), SYNC_TIMEOUT, "the later messages")
         self.assertEqual(self.got()[0], want)
+        self.assertEqual(daemon.stop(), 0)
+        self.assert_no_sanitizer_report(daemon)
+
+    def test_core_nats_publish(self):
+        """jetstream: false publishes with core NATS (no Nats-Msg-Id added, no
+        PubAck); the stream DST, created by the endpoint, captures them."""
+        sent = self.messages(0, 40)
+        self.nats.publish(sent)
+        daemon = self.start_daemon(lambda port: self.config(port, jetstream=False))
+        wait_for(lambda: len(self.dst_messages()) >= len(sent), SYNC_TIMEOUT,
+                 "every message at the target stream")
+        got = {m.header("X-Index"): m for m in self.dst_messages()}
+        self.assertEqual(len(got), len(sent))
+        for subject, msg_id, payload, headers in sent:
+            m = got[dict(headers)["X-Index"]]
+            self.assertEqual(m.payload, payload)
+            self.assertEqual(m.subject, f"{self.out_prefix}.{subject.split('.')[1]}")
+            self.assertEqual(m.header("Nats-Msg-Id"), msg_id or None)
         self.assertEqual(daemon.stop(), 0)
         self.assert_no_sanitizer_report(daemon)
 

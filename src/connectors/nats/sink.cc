@@ -35,7 +35,8 @@ void NatsSink::on_pub_error(jsCtx*, jsPubAckErr* error, void* closure) {
 }
 
 Status NatsSink::prepare(const std::vector<CollectionSchema>&) {
-  if (options_.jetstream && !options_.stream.empty() && !options_.create_stream_subjects.empty()) {
+  // Also with jetstream: false: a stream then captures the core publishes.
+  if (!options_.stream.empty() && !options_.create_stream_subjects.empty()) {
     return connection_->ensure_stream(options_.stream, options_.create_stream_subjects);
   }
   return ok();
