@@ -30,6 +30,8 @@ class NatsSink : public RecordSink {
   // Connects; `subject` is the parsed subject template.
   static Result<std::unique_ptr<NatsSink>> open(const NatsOptions& options,
                                                 MessageTemplate subject);
+  // Closes the connection first: cnats' threads may call on_pub_error until then.
+  ~NatsSink() override { connection_.reset(); }
 
   // Creates the target `stream` when create_stream is set and it is missing.
   Status prepare(const std::vector<CollectionSchema>& schemas) override;
