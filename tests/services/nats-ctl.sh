@@ -10,7 +10,9 @@ set -euo pipefail
 case "$1" in
   stop) nats_stop ;;
   # The ports start.sh used (recorded), not the defaults.
-  # shellcheck disable=SC2046
-  start) nats_start $(cat "$STATE/nats/ports" 2>/dev/null || true) ;;
+  start)
+    read -r port monitor 2>/dev/null <"$STATE/nats/ports" || true
+    nats_start "${port:-}" "${monitor:-}"
+    ;;
   *) services_die "usage: nats-ctl.sh stop|start" ;;
 esac

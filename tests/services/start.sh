@@ -258,7 +258,7 @@ start_s3rver & s3=$!
 start_azurite & azurite=$!
 redis_start redis-a & redis_a=$!
 redis_start redis-b & redis_b=$!
-nats_start & nats=$!
+nats_start "$NATS_PORT" "$NATS_MONITOR_PORT" & nats=$!
 failed=0
 for job in "$pg_a" "$pg_b" "$pg_c" "$maria" "$s3" "$azurite" "$redis_a" "$redis_b" "$nats"; do
   wait "$job" || failed=1
