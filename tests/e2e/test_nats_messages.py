@@ -194,5 +194,24 @@ jobs:
         self.assertEqual(daemon.stop(), 0)
         self.assert_no_sanitizer_report(daemon)
 
+    def test_subject_no_stream_takes_is_refused_and_kept(self):
+        self.nats.publish(self.messages(0, 5))
+        config = os.path.join(self.tmp, "megasync.yaml")
+        nowhere = f"nowhere_{self.suffix}"
+        with open(config, "w") as f:
+            f.write(self.config(0).replace("api:\n  listen: 127.0.0.1:0\n", "")
+                    .replace(f'subject: "{self.out_prefix}.', f'subject: "{nowhere}.'))
+        result = run_cli(["sync", "-c", config, "bridge"], cwd=self.tmp, timeout=120)
+        self.assertNotEqual(result.returncode, EXIT_OK, result.stderr)
+        self.assertIn(f"no JetStream stream takes subject \"{nowhere}.", result.stderr)
+        # Nothing was acked: once a stream takes the subjects, every message arrives.
+        self.nats.add_stream(f"NOWHERE_{self.suffix}", f"{nowhere}.>")
+        self.addCleanup(self.nats.delete_stream, f"NOWHERE_{self.suffix}")
+        result = run_cli(["sync", "-c", config, "bridge"], cwd=self.tmp, timeout=120)
+        self.assertEqual(result.returncode, EXIT_OK, result.stderr)
+        wait_for(lambda: len(self.nats.dump(f"NOWHERE_{self.suffix}")) == 5, SYNC_TIMEOUT,
+                 "the refused messages delivered once a stream takes them")
+
+
 if __name__ == "__main__":
     unittest.main()
