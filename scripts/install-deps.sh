@@ -19,6 +19,9 @@ packages=(
   nodejs rclone
   # Redis servers for the cache tests, and the client library the connector links
   redis-server redis-tools libhiredis-dev
+  # NATS server (JetStream) for the message tests, and the client library (cnats) the
+  # connector and tests/tools/nats-tool link
+  nats-server libnats-dev
 )
 
 # Debian's nodejs comes without npm; some Node builds bundle it (and conflict with

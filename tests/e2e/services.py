@@ -20,7 +20,7 @@ import os
 import socket
 import subprocess
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 SOURCE_DIR = os.path.abspath(
     os.environ.get("MEGASYNC_SOURCE_DIR")
@@ -395,3 +395,96 @@ def redis_ctl(name: str, action: str) -> None:
     if result.returncode != 0:
         raise SqlError(f"redis-ctl.sh {name} {action} failed: {result.stderr.strip()}",
                        result.stderr)
+
+
+# --- NATS (tests/services: nats-server with JetStream) --------------------------
+
+def nats_url() -> str:
+    """The test NATS server's URL (nats://host:port)."""
+    url = _settings().get("MEGASYNC_NATS_URL")
+    if not url:
+        raise ServicesNotRunning(
+            f"no settings for nats (MEGASYNC_NATS_URL): run tests/services/start.sh "
+            f"(settings come from the environment or {env_file()})")
+    return url
+
+
+def nats_ctl(action: str) -> None:
+    """Stops or starts the harness's nats-server (tests/services/nats-ctl.sh);
+    its JetStream store stays. Raises on failure."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "services",
+                          "nats-ctl.sh")
+    result = subprocess.run([script, action], capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        raise SqlError(f"nats-ctl.sh {action} failed: {result.stderr.strip()}", result.stderr)
+
+
+@dataclasses.dataclass
+class NatsMessage:
+    subject: str
+    payload: bytes
+    headers: List[Tuple[str, str]]
+    seq: int = 0
+
+    def header(self, name: str) -> Optional[str]:
+        return next((v for k, v in self.headers if k == name), None)
+
+
+def _nats_line(subject: str, msg_id: str, payload: bytes, headers=()) -> str:
+    fields = [subject, msg_id, payload.hex()]
+    fields += [f"{k}={v.encode().hex()}" for k, v in headers]
+    return "\t".join(fields) + "\n"
+
+
+class Nats:
+    """The tests' NATS client: the nats-tool program (tests/tools/nats_tool.c,
+    built beside megasync; MEGASYNC_NATS_TOOL names another)."""
+
+    def __init__(self) -> None:
+        self.url = nats_url()
+        self.tool = os.environ.get("MEGASYNC_NATS_TOOL") or os.path.join(
+            os.path.dirname(os.environ.get("MEGASYNC_BIN", "megasync")), "nats-tool")
+
+    def _run(self, *args: str, stdin: str = "") -> str:
+        result = subprocess.run([self.tool, self.url, *args], input=stdin, capture_output=True,
+                                text=True, timeout=120)
+        if result.returncode != 0:
+            raise SqlError(f"nats-tool {' '.join(args)} failed: {result.stderr.strip()}",
+                           result.stderr)
+        return result.stdout
+
+    def add_stream(self, name: str, *subjects: str) -> None:
+        self._run("add-stream", name, *subjects)
+
+    def delete_stream(self, name: str) -> None:
+        self._run("delete-stream", name)
+
+    def publish(self, messages) -> None:
+        """Publishes (subject, id, payload, headers) tuples through JetStream;
+        raises unless every one was acked."""
+        out = self._run("publish", stdin="".join(_nats_line(*m) for m in messages))
+        bad = [line for line in out.splitlines() if not line.startswith("ok ")]
+        if bad or len(out.splitlines()) != len(messages):
+            raise SqlError(f"publish failed: {bad[:3]}", out)
+
+    def publisher(self) -> subprocess.Popen:
+        """A running `nats-tool publish`: write lines with publish_line(), read
+        "ok ID" lines from its stdout."""
+        return subprocess.Popen([self.tool, self.url, "publish"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True, bufsize=1)
+
+    @staticmethod
+    def line(subject: str, msg_id: str, payload: bytes, headers=()) -> str:
+        return _nats_line(subject, msg_id, payload, headers)
+
+    def dump(self, stream: str) -> List[NatsMessage]:
+        out = []
+        for line in self._run("dump", stream).splitlines():
+            fields = line.split("\t")
+            headers = []
+            for f in fields[3:]:
+                k, v = f.split("=", 1)
+                headers.append((k, bytes.fromhex(v).decode()))
+            out.append(NatsMessage(subject=fields[1], payload=bytes.fromhex(fields[2]),
+                                   headers=headers, seq=int(fields[0])))
+        return out

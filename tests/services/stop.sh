@@ -63,6 +63,7 @@ done
 for name in redis-a redis-b; do
   redis_stop "$name" || failed=1
 done
+nats_stop || failed=1
 
 if [ "$purge" -eq 1 ] && [ "$failed" -eq 0 ]; then
   for name in pg-a pg-b pg-c; do rm -rf "$(pg_home "$name")"; done
