@@ -19,6 +19,9 @@ packages=(
   nodejs rclone
   # Redis servers for the cache tests, and the client library the connector links
   redis-server redis-tools libhiredis-dev
+  # RabbitMQ for the message tests, the client library the connector links, and
+  # the AMQP client the tests publish and consume with
+  rabbitmq-server librabbitmq-dev python3-pika
 )
 
 # Debian's nodejs comes without npm; some Node builds bundle it (and conflict with

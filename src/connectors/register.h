@@ -14,5 +14,6 @@ void register_postgres(engine::Registry& registry);
 void register_mariadb(engine::Registry& registry);
 void register_command(engine::Registry& registry);
 void register_redis(engine::Registry& registry);
+void register_rabbitmq(engine::Registry& registry);
 
 }  // namespace megasync::connectors

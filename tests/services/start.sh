@@ -5,6 +5,7 @@
 #   s3rver      S3 emulator (s3rver 3.7.1)          port  24568
 #   azurite     Azure Blob emulator (3.35.0)        port  24500
 #   redis-a, redis-b  Redis 7 (no persistence)      ports 23379, 23380
+#   rabbitmq    RabbitMQ 3.10 (+ management, shovel) AMQP 25673, management 25675
 # Each gets the users megasync (superuser) and megasync_limited, and the database
 # megasync_test. Data, logs and sockets live under $MEGASYNC_SERVICES_DIR
 # (default build/services); the connection settings are written to its `env`
@@ -256,8 +257,9 @@ start_s3rver & s3=$!
 start_azurite & azurite=$!
 redis_start redis-a & redis_a=$!
 redis_start redis-b & redis_b=$!
+rabbitmq_start & rabbitmq=$!
 failed=0
-for job in "$pg_a" "$pg_b" "$pg_c" "$maria" "$s3" "$azurite" "$redis_a" "$redis_b"; do
+for job in "$pg_a" "$pg_b" "$pg_c" "$maria" "$s3" "$azurite" "$redis_a" "$redis_b" "$rabbitmq"; do
   wait "$job" || failed=1
 done
 [ "$failed" -eq 0 ] || services_die "starting failed (logs under $STATE); stop with tests/services/stop.sh"
@@ -279,6 +281,7 @@ done
   echo "MEGASYNC_AZURITE_ACCOUNT=$AZURITE_ACCOUNT"
   echo "MEGASYNC_AZURITE_KEY=$AZURITE_KEY"
   redis_env_lines
+  rabbitmq_env_lines
 } >"$ENV_FILE.tmp"
 mv "$ENV_FILE.tmp" "$ENV_FILE"
 echo "services: all ready in $(elapsed)s; settings in $ENV_FILE"
