@@ -69,7 +69,7 @@ class Collector:
 
 
 def config(server: services.RabbitServer, job: str, queues: List[str], target: Dict[str, str],
-           port: int = 0, batch_size: int = 100) -> str:
+           port: int = 0, batch_size: int = 100, interval: str = "1s") -> str:
     api = f"api:\n  listen: 127.0.0.1:{port}\n" if port else ""
     target_lines = "".join(f"    {k}: {v}\n" for k, v in target.items())
     return f"""\
@@ -96,7 +96,7 @@ state:
     source: broker_in
     targets: [broker_out]
     stream: true
-    interval: 1s
+    interval: {interval}
     timeout: 10m
     batch_size: {batch_size}
 """

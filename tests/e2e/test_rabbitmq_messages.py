@@ -5,6 +5,7 @@ message no queue takes does not hold back the ones behind it; the broker
 restarted in the middle of a flow loses nothing."""
 
 import os
+import time
 import unittest
 
 import rabbitmq_helpers as rh
@@ -94,6 +95,23 @@ class RabbitMessagesTest(DaemonTestCase):
         self.assertNotIn("bad-0", got.counts)
         wait_for(lambda: self.ch.queue_declare(src, passive=True).method.message_count == 0,
                  TIMEOUT, "the source queue empty (acked)")
+        self.assertEqual(daemon.stop(), 0)
+        self.assert_no_sanitizer_report(daemon)
+
+    def test_target_idle_past_its_heartbeats_connects_again(self):
+        src = self.queue("ms_hb_in")
+        out = self.queue("ms_hb_out")
+        daemon = self.start_daemon(lambda port: rh.config(
+            self.server, "hb", [src], {"routing_key": "ms_hb_out", "heartbeat": "1s"}, port,
+            interval="5m"))  # one run: the same target connection throughout
+        got = rh.Collector(self.server, out)
+        rh.publish(self.ch, src, b"1", message_id="hb-1")
+        wait_for(lambda: got.has_all(["hb-1"]), TIMEOUT, "the first message at the target")
+        # The target's connection idles past two heartbeats: the broker closes it.
+        time.sleep(4)  # the idle period (not a wait)
+        rh.publish(self.ch, src, b"2", message_id="hb-2")
+        wait_for(lambda: got.has_all(["hb-2"]), TIMEOUT, "the second message at the target")
+        self.assertIn("connecting again", daemon.stderr())
         self.assertEqual(daemon.stop(), 0)
         self.assert_no_sanitizer_report(daemon)
 

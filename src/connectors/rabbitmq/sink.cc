@@ -22,6 +22,32 @@ struct Pending {
 }  // namespace
 
 Status RabbitSink::ensure_connected() {
+  if (connection_ && !connection_->broken() &&
+      SteadyClock::now() - last_used_ > std::chrono::seconds(1)) {
+    // Idle for a while: take what the broker sent meanwhile (heartbeats, or
+    // the close of a connection it gave up on), so that a connection that
+    // died while idle is replaced now rather than failing the batch.
+    timeval zero{};
+    amqp_frame_t frame;
+    while (true) {
+      const int status = amqp_simple_wait_frame_noblock(connection_->state(), &frame, &zero);
+      if (status == AMQP_STATUS_TIMEOUT) {
+        break;
+      }
+      std::optional<Error> closed;
+      if (status != AMQP_STATUS_OK) {
+        closed = connection_->status_error(status, "idle connection");
+      } else if (frame.frame_type == AMQP_FRAME_METHOD &&
+                 (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
+                  frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)) {
+        closed = connection_->close_error(frame.payload.method, "idle connection");
+      }
+      if (closed) {  // the connection is marked broken: replaced below
+        spdlog::info("{}; connecting again", redact(closed->message()));
+        break;
+      }
+    }
+  }
   if (connection_ && !connection_->broken()) {
     return ok();
   }
@@ -208,6 +234,7 @@ Status RabbitSink::publish(const Batch& batch, std::vector<Rejected>& rejected) 
     }
   }
   amqp_maybe_release_buffers(state);
+  last_used_ = SteadyClock::now();
   return ok();
 }
 

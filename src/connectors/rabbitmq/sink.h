@@ -46,6 +46,7 @@ class RabbitSink : public RecordSink {
   MessageTemplate routing_key_;
   std::unique_ptr<Connection> connection_;
   std::uint64_t published_ = 0;  // publish sequence numbers used on this channel
+  SteadyTime last_used_{};       // the end of the last publish
 };
 
 }  // namespace megasync::connectors::rabbitmq
