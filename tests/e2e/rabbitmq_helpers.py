@@ -69,7 +69,8 @@ class Collector:
 
 
 def config(server: services.RabbitServer, job: str, queues: List[str], target: Dict[str, str],
-           port: int = 0, batch_size: int = 100, interval: str = "1s") -> str:
+           port: int = 0, batch_size: int = 100, interval: str = "1s",
+           extra_endpoints: str = "") -> str:
     api = f"api:\n  listen: 127.0.0.1:{port}\n" if port else ""
     target_lines = "".join(f"    {k}: {v}\n" for k, v in target.items())
     return f"""\
@@ -90,7 +91,7 @@ state:
     port: {server.port}
     user: {server.user}
     password: {server.password}
-{target_lines}jobs:
+{target_lines}{extra_endpoints}jobs:
   {job}:
     kind: messages
     source: broker_in

@@ -13,6 +13,7 @@ import services
 from megasync_harness import DaemonTestCase, wait_for
 
 TIMEOUT = 120.0
+WRONG_PASSWORD = "not-the-rabbit-pw"
 
 
 class RabbitMessagesTest(DaemonTestCase):
@@ -50,9 +51,12 @@ class RabbitMessagesTest(DaemonTestCase):
             sent[f"m-{i}"] = (body, headers, 1700000000 + i)
         # A message without a message-id gets a stable one (README).
         rh.publish(self.ch, src, b"no id", content_type="text/plain")
+        bad = (f"  broker_bad:\n    type: rabbitmq\n    host: {self.server.host}\n"
+               f"    port: {self.server.port}\n    user: {self.server.user}\n"
+               f"    password: {WRONG_PASSWORD}\n")
         daemon = self.start_daemon(lambda port: rh.config(
             self.server, "rt", [src], {"exchange": "ms_rt_x", "routing_key": '"copy.{topic}"'},
-            port))
+            port, extra_endpoints=bad))
         got = rh.Collector(self.server, out)
         wait_for(lambda: len(got.messages) >= 51 or got.poll(), TIMEOUT,
                  "every message at the target queue")
@@ -71,8 +75,17 @@ class RabbitMessagesTest(DaemonTestCase):
         # The source acked everything once the target confirmed it.
         wait_for(lambda: self.ch.queue_declare(src, passive=True).method.message_count == 0,
                  TIMEOUT, "the source queue empty (acked)")
+        # The monitor's probes: up with the right password, down with a wrong
+        # one, which no status or log shows.
+        endpoints = lambda: daemon.get_json("/api/v1/status")["endpoints"]  # noqa: E731
+        wait_for(lambda: endpoints()["broker_in"]["health"] == "up", TIMEOUT, "broker_in up")
+        wait_for(lambda: endpoints()["broker_bad"]["health"] not in ("up", "unknown", None),
+                 TIMEOUT, "broker_bad reported down")
+        status_text = daemon.get("/api/v1/status").text
+        self.assertNotIn(WRONG_PASSWORD, status_text)
         self.assertEqual(daemon.stop(), 0)
         self.assertNotIn(self.server.password, daemon.stderr())
+        self.assertNotIn(WRONG_PASSWORD, daemon.stderr())
         self.assert_no_sanitizer_report(daemon)
 
     def test_unroutable_message_does_not_block_the_others(self):
