@@ -17,6 +17,10 @@ constexpr std::chrono::milliseconds kMaxBackoff{30000};
 constexpr std::chrono::milliseconds kGiveUpAfter{60000};
 // Once a batch has a message, how long to wait for the next before returning it.
 constexpr std::chrono::milliseconds kLinger{10};
+// How long to wait for a first message even when `until` is now (a run that
+// stops once caught up): the broker pushes deliveries, so an empty buffer
+// says nothing until it had a moment to send what the queue holds.
+constexpr std::chrono::milliseconds kFirstWait{200};
 
 timeval to_timeval(std::chrono::milliseconds ms) {
   timeval tv{};
@@ -122,8 +126,9 @@ Result<std::optional<Batch>> RabbitSource::next(Deadline until, std::size_t max_
   Batch batch;
   std::uint64_t last_tag = 0;
   while (batch.changes.size() < std::max<std::size_t>(max_changes, 1)) {
-    const std::chrono::milliseconds wait =
-        batch.changes.empty() ? until.remaining() : std::min(until.remaining(), kLinger);
+    const std::chrono::milliseconds wait = batch.changes.empty()
+                                               ? std::max(until.remaining(), kFirstWait)
+                                               : std::min(until.remaining(), kLinger);
     timeval tv = to_timeval(wait);
     amqp_envelope_t envelope;
     amqp_maybe_release_buffers(state);

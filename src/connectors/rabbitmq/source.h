@@ -10,6 +10,9 @@
 // not ack, so nothing is lost and nothing needs resuming (open() ignores
 // resume_after).
 //
+// "Caught up" (next() returning no batch) means no delivery came for 200 ms,
+// even when asked to return at once.
+//
 // Connection loss: next() drops the connection and connects again, waiting
 // 0.5 s, 1 s, 2 s ... 30 s between attempts and returning no batch
 // meanwhile; after 60 s without a connection it returns the error (the job
