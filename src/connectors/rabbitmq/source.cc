@@ -91,6 +91,7 @@ Status RabbitSource::connect(Deadline deadline) {
   connection_ = std::move(*connection);
   session_ = new_session();
   acked_ = 0;
+  delivered_ = 0;
   backoff_ = std::chrono::milliseconds(0);
   down_since_.reset();
   return ok();
@@ -173,11 +174,21 @@ Result<std::optional<Batch>> RabbitSource::next(Deadline until, std::size_t max_
     delivery.properties = &envelope.message.properties;
     Message message = rabbitmq::to_message(delivery);
     last_tag = envelope.delivery_tag;
+    delivered_ = last_tag;
     amqp_destroy_envelope(&envelope);
     batch.bytes += message.payload.size() + 64;
     batch.changes.push_back(to_change(std::move(message), session_position(session_, last_tag)));
   }
   if (batch.changes.empty()) {
+    if (connection_ && delivered_ > acked_) {
+      // Deliveries of this session are not released yet: with the prefetch
+      // window full the broker sends nothing more until they are acked, so
+      // this is not "caught up". An empty batch ending at the last delivery
+      // (durable once the batches before it are) keeps the job going and
+      // lets release() ack them.
+      batch.end = session_position(session_, delivered_);
+      return std::optional<Batch>(std::move(batch));
+    }
     return std::optional<Batch>();
   }
   // A batch read before the connection was lost is still returned: its

@@ -11,7 +11,11 @@
 // resume_after).
 //
 // "Caught up" (next() returning no batch) means no delivery came for 200 ms,
-// even when asked to return at once.
+// even when asked to return at once, and every delivery of the session was
+// released. While deliveries wait for release() (the prefetch window may be
+// full: the broker then sends nothing), next() returns an empty batch ending
+// at the last delivery instead, so that a run that stops once caught up does
+// not stop early.
 //
 // Connection loss: next() drops the connection and connects again, waiting
 // 0.5 s, 1 s, 2 s ... 30 s between attempts and returning no batch
@@ -58,6 +62,7 @@ class RabbitSource : public RecordSource {
   std::unique_ptr<Connection> connection_;
   std::uint64_t session_ = 0;
   std::uint64_t acked_ = 0;                       // the last tag acked in this session
+  std::uint64_t delivered_ = 0;                   // the last tag received in this session
   std::map<std::string, std::string> consumers_;  // consumer tag -> queue
   // Reconnection.
   std::chrono::milliseconds backoff_{0};
