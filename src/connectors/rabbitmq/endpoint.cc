@@ -1,5 +1,7 @@
 #include "connectors/rabbitmq/endpoint.h"
 
+#include <fnmatch.h>
+
 #include "connectors/rabbitmq/sink.h"
 #include "connectors/rabbitmq/source.h"
 
@@ -17,11 +19,12 @@ Result<std::unique_ptr<RecordSource>> RabbitEndpoint::open_record_source(
     const engine::SourceRequest& request) {
   RabbitOptions options = options_;
   if (!request.collections.empty()) {
-    // A job naming collections reads those queues of the endpoint's.
+    // A job naming collections (names or globs) reads those queues of the
+    // endpoint's.
     std::vector<std::string> queues;
     for (const std::string& queue : options.queues) {
       for (const std::string& wanted : request.collections) {
-        if (queue == wanted || wanted == "*") {
+        if (queue == wanted || fnmatch(wanted.c_str(), queue.c_str(), 0) == 0) {
           queues.push_back(queue);
           break;
         }
