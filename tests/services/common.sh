@@ -294,7 +294,11 @@ default_permissions.read = .*
 default_permissions.write = .*
 EOF
   echo '[rabbitmq_management,rabbitmq_shovel,rabbitmq_shovel_management].' >"$d/enabled_plugins"
-  if is_root; then chown -R rabbitmq:rabbitmq "$d"; fi
+  if is_root; then
+    chown -R rabbitmq:rabbitmq "$d"
+    runuser -u rabbitmq -- test -w "$d/mnesia" ||
+      services_die "rabbitmq: the rabbitmq user cannot reach $d (a parent folder is private); set MEGASYNC_SERVICES_DIR to a folder it can reach"
+  fi
 }
 
 # The PID of our running node (its beam process; empty when not running).
