@@ -22,6 +22,9 @@ packages=(
   # NATS server (JetStream) for the message tests, and the client library (cnats) the
   # connector and tests/tools/nats-tool link
   nats-server libnats-dev
+  # RabbitMQ for the message tests, the client library the connector links, and
+  # the AMQP client the tests publish and consume with
+  rabbitmq-server librabbitmq-dev python3-pika
 )
 
 # Debian's nodejs comes without npm; some Node builds bundle it (and conflict with

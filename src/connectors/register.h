@@ -15,5 +15,6 @@ void register_mariadb(engine::Registry& registry);
 void register_command(engine::Registry& registry);
 void register_redis(engine::Registry& registry);
 void register_nats(engine::Registry& registry);
+void register_rabbitmq(engine::Registry& registry);
 
 }  // namespace megasync::connectors

@@ -488,3 +488,60 @@ class Nats:
             out.append(NatsMessage(subject=fields[1], payload=bytes.fromhex(fields[2]),
                                    headers=headers, seq=int(fields[0])))
         return out
+
+# --- RabbitMQ -------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class RabbitServer:
+    """The harness's RabbitMQ node (tests/services/start.sh)."""
+    host: str
+    port: int
+    user: str
+    password: str
+
+
+def rabbitmq() -> RabbitServer:
+    values = _settings()
+    try:
+        return RabbitServer(host=values["MEGASYNC_RABBITMQ_HOST"],
+                            port=int(values["MEGASYNC_RABBITMQ_PORT"]),
+                            user=values["MEGASYNC_RABBITMQ_USER"],
+                            password=values["MEGASYNC_RABBITMQ_PASSWORD"])
+    except KeyError:
+        raise ServicesNotRunning(
+            "no settings for rabbitmq (MEGASYNC_RABBITMQ_PORT): run tests/services/start.sh "
+            f"(settings come from the environment or {env_file()})") from None
+
+
+def pika_module():
+    """Debian's python3-pika (scripts/install-deps.sh). A Python other than
+    Debian's (pyenv, a venv) finds it in Debian's dist-packages: pika is pure
+    Python."""
+    try:
+        import pika  # noqa: F401
+    except ImportError:
+        import sys
+        sys.path.append("/usr/lib/python3/dist-packages")
+        import pika  # noqa: F401
+    return pika
+
+
+def amqp_connect(server: RabbitServer):
+    """A pika BlockingConnection to the node; the caller closes it."""
+    pika = pika_module()
+    params = pika.ConnectionParameters(
+        host=server.host, port=server.port, virtual_host="/",
+        credentials=pika.PlainCredentials(server.user, server.password),
+        connection_attempts=30, retry_delay=0.5, heartbeat=0)
+    return pika.BlockingConnection(params)
+
+
+def rabbitmq_ctl(action: str) -> None:
+    """Stops, starts or restarts the node (tests/services/rabbitmq-ctl.sh);
+    raises on failure."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "services",
+                          "rabbitmq-ctl.sh")
+    result = subprocess.run([script, action], capture_output=True, text=True, timeout=180)
+    if result.returncode != 0:
+        raise SqlError(f"rabbitmq-ctl.sh {action} failed: {result.stderr.strip()}",
+                       result.stderr)

@@ -215,6 +215,31 @@ NATS_SERVER="${MEGASYNC_NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/
 NATS_PORT="${MEGASYNC_NATS_PORT:-24222}"
 NATS_MONITOR_PORT="${MEGASYNC_NATS_MONITOR_PORT:-28222}"
 for _port in "$NATS_PORT" "$NATS_MONITOR_PORT"; do
+# --- RabbitMQ ----------------------------------------------------------------
+# One RabbitMQ node (Debian's rabbitmq-server 3.10), with the management and
+# shovel plugins. Its folder $STATE/rabbitmq holds env.sh (the settings the
+# server and every CLI call share: same HOME, so the same Erlang cookie),
+# rabbitmq.conf, mnesia/ (data, kept across restarts), log/ and rabbit.pid.
+# It never runs as root: as root, the server and the CLI run as the
+# `rabbitmq` user (Debian's /usr/sbin wrappers would `su` to that user's own
+# HOME and cookie, so the programs in /usr/lib/rabbitmq/bin are used directly).
+# The CLI tools take an Erlang distribution port of their own, by default in
+# 35672-35682: they get RABBITMQ_CTL_DIST_PORT_MIN..MAX instead.
+RABBITMQ_BIN="${MEGASYNC_RABBITMQ_BIN:-/usr/lib/rabbitmq/bin}"
+RABBITMQ_DIR="$STATE/rabbitmq"
+# rabbitmq-ctl.sh may run without the port variables: start.sh records them.
+if [ -z "${MEGASYNC_RABBITMQ_PORT:-}" ] && [ -f "$RABBITMQ_DIR/ports" ]; then
+  # shellcheck disable=SC1091
+  . "$RABBITMQ_DIR/ports"
+fi
+RABBITMQ_PORT="${MEGASYNC_RABBITMQ_PORT:-25673}"
+RABBITMQ_DIST_PORT="${MEGASYNC_RABBITMQ_DIST_PORT:-25674}"
+RABBITMQ_MANAGEMENT_PORT="${MEGASYNC_RABBITMQ_MANAGEMENT_PORT:-25675}"
+RABBITMQ_EPMD_PORT="${MEGASYNC_RABBITMQ_EPMD_PORT:-24369}"
+RABBITMQ_CTL_PORT_MIN="${MEGASYNC_RABBITMQ_CTL_PORT_MIN:-$((RABBITMQ_PORT + 7))}"
+RABBITMQ_CTL_PORT_MAX="${MEGASYNC_RABBITMQ_CTL_PORT_MAX:-$((RABBITMQ_CTL_PORT_MIN + 10))}"
+for _port in "$RABBITMQ_PORT" "$RABBITMQ_DIST_PORT" "$RABBITMQ_MANAGEMENT_PORT" \
+  "$RABBITMQ_EPMD_PORT" "$RABBITMQ_CTL_PORT_MIN" "$RABBITMQ_CTL_PORT_MAX"; do
   [[ "$_port" =~ ^[0-9]+$ ]] || services_die "bad port '$_port'"
 done
 unset _port
@@ -224,6 +249,76 @@ nats_pid() {
   local pid
   pid="$(cat "$STATE/nats/nats.pid" 2>/dev/null || true)"
   if [ -n "$pid" ] && pid_alive "$pid" && [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == nats-server* ]]; then
+# Runs a RabbitMQ program (rabbitmq-server, rabbitmqctl, rabbitmq-plugins,
+# epmd) with the node's settings, as the rabbitmq user when root.
+as_rabbitmq() {
+  local env="$RABBITMQ_DIR/env.sh"
+  [ -f "$env" ] || services_die "rabbitmq: no $env (run start.sh first)"
+  # shellcheck disable=SC2016  # expanded by the inner shell
+  local run='. "$1"; shift; exec "$@"'
+  if is_root; then
+    (cd / && runuser -u rabbitmq -- bash -c "$run" rabbitmq "$env" "$@")
+  else
+    (cd / && bash -c "$run" rabbitmq "$env" "$@")
+  fi
+}
+
+# Writes env.sh, rabbitmq.conf and ports (at every start: changed ports apply).
+rabbitmq_configure() {
+  local d=$RABBITMQ_DIR
+  mkdir -p "$d/home" "$d/mnesia" "$d/log"
+  cat >"$d/env.sh" <<EOF
+# Written by tests/services (common.sh): the settings of the test RabbitMQ node.
+export HOME='$d/home'
+export RABBITMQ_NODENAME=megasync@localhost
+export RABBITMQ_NODE_IP_ADDRESS=$HOST
+export RABBITMQ_NODE_PORT=$RABBITMQ_PORT
+export RABBITMQ_DIST_PORT=$RABBITMQ_DIST_PORT
+export RABBITMQ_CTL_DIST_PORT_MIN=$RABBITMQ_CTL_PORT_MIN
+export RABBITMQ_CTL_DIST_PORT_MAX=$RABBITMQ_CTL_PORT_MAX
+export ERL_EPMD_ADDRESS=$HOST
+export ERL_EPMD_PORT=$RABBITMQ_EPMD_PORT
+export RABBITMQ_MNESIA_BASE='$d/mnesia'
+export RABBITMQ_LOG_BASE='$d/log'
+export RABBITMQ_PID_FILE='$d/rabbit.pid'
+export RABBITMQ_CONFIG_FILE='$d/rabbitmq.conf'
+export RABBITMQ_ENABLED_PLUGINS_FILE='$d/enabled_plugins'
+export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+export PATH='$RABBITMQ_BIN':\$PATH
+EOF
+  cat >"$d/ports" <<EOF
+MEGASYNC_RABBITMQ_PORT=$RABBITMQ_PORT
+MEGASYNC_RABBITMQ_DIST_PORT=$RABBITMQ_DIST_PORT
+MEGASYNC_RABBITMQ_MANAGEMENT_PORT=$RABBITMQ_MANAGEMENT_PORT
+MEGASYNC_RABBITMQ_EPMD_PORT=$RABBITMQ_EPMD_PORT
+MEGASYNC_RABBITMQ_CTL_PORT_MIN=$RABBITMQ_CTL_PORT_MIN
+MEGASYNC_RABBITMQ_CTL_PORT_MAX=$RABBITMQ_CTL_PORT_MAX
+EOF
+  # default_user: created when the node first starts on an empty mnesia.
+  cat >"$d/rabbitmq.conf" <<EOF
+management.tcp.ip = $HOST
+management.tcp.port = $RABBITMQ_MANAGEMENT_PORT
+loopback_users = none
+default_user = $SUPER_USER
+default_pass = $SUPER_PASSWORD
+default_user_tags.administrator = true
+default_permissions.configure = .*
+default_permissions.read = .*
+default_permissions.write = .*
+EOF
+  echo '[rabbitmq_management,rabbitmq_shovel,rabbitmq_shovel_management].' >"$d/enabled_plugins"
+  if is_root; then
+    chown -R rabbitmq:rabbitmq "$d"
+    runuser -u rabbitmq -- test -w "$d/mnesia" ||
+      services_die "rabbitmq: the rabbitmq user cannot reach $d (a parent folder is private); set MEGASYNC_SERVICES_DIR to a folder it can reach"
+  fi
+}
+
+# The PID of our running node (its beam process; empty when not running).
+rabbitmq_pid() {
+  local pid
+  pid="$(cat "$RABBITMQ_DIR/rabbit.pid" 2>/dev/null || true)"
+  if [ -n "$pid" ] && pid_alive "$pid" && [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == beam* ]]; then
     echo "$pid"
   fi
 }
@@ -272,4 +367,68 @@ nats_env_lines() {
   echo "MEGASYNC_NATS_PORT=$NATS_PORT"
   echo "MEGASYNC_NATS_MONITOR_PORT=$NATS_MONITOR_PORT"
   echo "MEGASYNC_NATS_URL=nats://$HOST:$NATS_PORT"
+# Starts the node (idempotent) and waits until it accepts AMQP connections
+# (about 6 s: `rabbitmqctl wait` for the boot, then the port).
+rabbitmq_start() {
+  local d=$RABBITMQ_DIR pid="" deadline p
+  [ -x "$RABBITMQ_BIN/rabbitmq-server" ] || services_die "no rabbitmq-server: run scripts/install-deps.sh"
+  if [ -n "$(rabbitmq_pid)" ]; then
+    echo "services: rabbitmq already running"
+  else
+    for p in "$RABBITMQ_PORT:MEGASYNC_RABBITMQ_PORT" "$RABBITMQ_DIST_PORT:MEGASYNC_RABBITMQ_DIST_PORT" \
+      "$RABBITMQ_MANAGEMENT_PORT:MEGASYNC_RABBITMQ_MANAGEMENT_PORT"; do
+      if port_open "${p%%:*}"; then
+        services_die "rabbitmq: port ${p%%:*} is in use by another program; choose another with ${p#*:}=..."
+      fi
+    done
+    rabbitmq_configure
+    rm -f "$d/rabbit.pid"
+    as_rabbitmq setsid rabbitmq-server </dev/null >"$d/log/stdout.log" 2>&1 9>&- &
+    pid=$!
+  fi
+  deadline=$((SECONDS + READY_TIMEOUT))
+  until [ -s "$d/rabbit.pid" ]; do
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 30 "$d/log/stdout.log" >&2 || true
+      services_die "rabbitmq: exited while starting"
+    fi
+    [ "$SECONDS" -lt "$deadline" ] || services_die "rabbitmq: no pid file after ${READY_TIMEOUT}s"
+    sleep 0.1
+  done
+  as_rabbitmq rabbitmqctl wait --timeout "$READY_TIMEOUT" "$d/rabbit.pid" >"$d/log/wait.log" 2>&1 ||
+    { tail -n 30 "$d/log/stdout.log" >&2; services_die "rabbitmq: not ready (see $d/log)"; }
+  until port_open "$RABBITMQ_PORT"; do
+    [ "$SECONDS" -lt "$deadline" ] || services_die "rabbitmq: not listening on $HOST:$RABBITMQ_PORT"
+    sleep 0.1
+  done
+  echo "services: rabbitmq ready on $HOST:$RABBITMQ_PORT (management $RABBITMQ_MANAGEMENT_PORT)"
+}
+
+# Stops the node (SIGTERM to the beam, then its epmd, which outlives it).
+rabbitmq_stop() {
+  local pid deadline
+  pid="$(rabbitmq_pid)"
+  if [ -n "$pid" ]; then
+    kill -TERM "$pid"
+    deadline=$((SECONDS + READY_TIMEOUT))
+    while pid_alive "$pid" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+    if pid_alive "$pid"; then
+      echo "services: rabbitmq did not stop; killing it" >&2
+      kill -KILL "$pid" || true
+      return 1
+    fi
+    echo "services: rabbitmq stopped"
+  fi
+  rm -f "$RABBITMQ_DIR/rabbit.pid"
+  if [ -f "$RABBITMQ_DIR/env.sh" ]; then as_rabbitmq epmd -kill >/dev/null 2>&1 || true; fi
+}
+
+# Lines of the env file for the node.
+rabbitmq_env_lines() {
+  echo "MEGASYNC_RABBITMQ_HOST=$HOST"
+  echo "MEGASYNC_RABBITMQ_PORT=$RABBITMQ_PORT"
+  echo "MEGASYNC_RABBITMQ_MANAGEMENT_PORT=$RABBITMQ_MANAGEMENT_PORT"
+  echo "MEGASYNC_RABBITMQ_USER=$SUPER_USER"
+  echo "MEGASYNC_RABBITMQ_PASSWORD=$SUPER_PASSWORD"
+  echo "MEGASYNC_RABBITMQ_URL=amqp://$SUPER_USER:$SUPER_PASSWORD@$HOST:$RABBITMQ_PORT/"
 }

@@ -6,6 +6,7 @@
 #   azurite     Azure Blob emulator (3.35.0)        port  24500
 #   redis-a, redis-b  Redis 7 (no persistence)      ports 23379, 23380
 #   nats        nats-server 2.9 with JetStream      port  24222 (monitoring 28222)
+#   rabbitmq    RabbitMQ 3.10 (+ management, shovel) AMQP 25673, management 25675
 # Each gets the users megasync (superuser) and megasync_limited, and the database
 # megasync_test. Data, logs and sockets live under $MEGASYNC_SERVICES_DIR
 # (default build/services); the connection settings are written to its `env`
@@ -259,8 +260,10 @@ start_azurite & azurite=$!
 redis_start redis-a & redis_a=$!
 redis_start redis-b & redis_b=$!
 nats_start "$NATS_PORT" "$NATS_MONITOR_PORT" & nats=$!
+rabbitmq_start & rabbitmq=$!
 failed=0
-for job in "$pg_a" "$pg_b" "$pg_c" "$maria" "$s3" "$azurite" "$redis_a" "$redis_b" "$nats"; do
+for job in "$pg_a" "$pg_b" "$pg_c" "$maria" "$s3" "$azurite" "$redis_a" "$redis_b" "$nats" \
+  "$rabbitmq"; do
   wait "$job" || failed=1
 done
 [ "$failed" -eq 0 ] || services_die "starting failed (logs under $STATE); stop with tests/services/stop.sh"
@@ -283,6 +286,7 @@ done
   echo "MEGASYNC_AZURITE_KEY=$AZURITE_KEY"
   redis_env_lines
   nats_env_lines
+  rabbitmq_env_lines
 } >"$ENV_FILE.tmp"
 mv "$ENV_FILE.tmp" "$ENV_FILE"
 echo "services: all ready in $(elapsed)s; settings in $ENV_FILE"

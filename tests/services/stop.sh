@@ -65,6 +65,8 @@ for name in redis-a redis-b; do
 done
 nats_stop || failed=1
 
+rabbitmq_stop || failed=1
+
 if [ "$purge" -eq 1 ] && [ "$failed" -eq 0 ]; then
   for name in pg-a pg-b pg-c; do rm -rf "$(pg_home "$name")"; done
   rm -rf "$(fallback_dir)" "$STATE"
