@@ -215,6 +215,65 @@ NATS_SERVER="${MEGASYNC_NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/
 NATS_PORT="${MEGASYNC_NATS_PORT:-24222}"
 NATS_MONITOR_PORT="${MEGASYNC_NATS_MONITOR_PORT:-28222}"
 for _port in "$NATS_PORT" "$NATS_MONITOR_PORT"; do
+  [[ "$_port" =~ ^[0-9]+$ ]] || services_die "bad port '$_port'"
+done
+unset _port
+
+# The PID of our running nats-server (empty when not running).
+nats_pid() {
+  local pid
+  pid="$(cat "$STATE/nats/nats.pid" 2>/dev/null || true)"
+  if [ -n "$pid" ] && pid_alive "$pid" && [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == nats-server* ]]; then
+    echo "$pid"
+  fi
+}
+
+# Starts nats-server (idempotent) and waits until JetStream answers /healthz.
+nats_start() {  # nats_start [PORT MONITOR_PORT]
+  local port=${1:-$NATS_PORT} monitor=${2:-$NATS_MONITOR_PORT} dir="$STATE/nats" deadline
+  mkdir -p "$dir/js"
+  echo "$port $monitor" >"$dir/ports"  # for nats-ctl.sh, which may run without the variables
+  if [ -z "$(nats_pid)" ]; then
+    if (exec 3<>"/dev/tcp/$HOST/$port") 2>/dev/null; then
+      services_die "nats: port $port is in use by another program; choose another with MEGASYNC_NATS_PORT=..."
+    fi
+    setsid "$NATS_SERVER" -a "$HOST" -p "$port" -m "$monitor" -js -sd "$dir/js" \
+      -P "$dir/nats.pid" -l "$dir/nats.log" </dev/null >/dev/null 2>&1 &
+  fi
+  deadline=$((SECONDS + READY_TIMEOUT))
+  until curl -sf "http://$HOST:$monitor/healthz?js-enabled-only=true" >/dev/null 2>&1; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      tail -n 30 "$dir/nats.log" >&2 || true
+      services_die "nats: not ready after ${READY_TIMEOUT}s (see $dir/nats.log)"
+    fi
+    sleep 0.1
+  done
+  echo "services: nats ready on port $port"
+}
+
+# Stops nats-server (SIGTERM: JetStream flushes its store).
+nats_stop() {
+  local pid deadline
+  pid="$(nats_pid)"
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid"
+  deadline=$((SECONDS + READY_TIMEOUT))
+  while pid_alive "$pid" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+  if pid_alive "$pid"; then
+    echo "services: nats did not stop; killing it" >&2
+    kill -KILL "$pid" || true
+    return 1
+  fi
+  rm -f "$STATE/nats/nats.pid"
+  echo "services: nats stopped"
+}
+
+nats_env_lines() {
+  echo "MEGASYNC_NATS_PORT=$NATS_PORT"
+  echo "MEGASYNC_NATS_MONITOR_PORT=$NATS_MONITOR_PORT"
+  echo "MEGASYNC_NATS_URL=nats://$HOST:$NATS_PORT"
+}
+
 # --- RabbitMQ ----------------------------------------------------------------
 # One RabbitMQ node (Debian's rabbitmq-server 3.10), with the management and
 # shovel plugins. Its folder $STATE/rabbitmq holds env.sh (the settings the
@@ -244,11 +303,6 @@ for _port in "$RABBITMQ_PORT" "$RABBITMQ_DIST_PORT" "$RABBITMQ_MANAGEMENT_PORT" 
 done
 unset _port
 
-# The PID of our running nats-server (empty when not running).
-nats_pid() {
-  local pid
-  pid="$(cat "$STATE/nats/nats.pid" 2>/dev/null || true)"
-  if [ -n "$pid" ] && pid_alive "$pid" && [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == nats-server* ]]; then
 # Runs a RabbitMQ program (rabbitmq-server, rabbitmqctl, rabbitmq-plugins,
 # epmd) with the node's settings, as the rabbitmq user when root.
 as_rabbitmq() {
@@ -323,50 +377,6 @@ rabbitmq_pid() {
   fi
 }
 
-# Starts nats-server (idempotent) and waits until JetStream answers /healthz.
-nats_start() {  # nats_start [PORT MONITOR_PORT]
-  local port=${1:-$NATS_PORT} monitor=${2:-$NATS_MONITOR_PORT} dir="$STATE/nats" deadline
-  mkdir -p "$dir/js"
-  echo "$port $monitor" >"$dir/ports"  # for nats-ctl.sh, which may run without the variables
-  if [ -z "$(nats_pid)" ]; then
-    if (exec 3<>"/dev/tcp/$HOST/$port") 2>/dev/null; then
-      services_die "nats: port $port is in use by another program; choose another with MEGASYNC_NATS_PORT=..."
-    fi
-    setsid "$NATS_SERVER" -a "$HOST" -p "$port" -m "$monitor" -js -sd "$dir/js" \
-      -P "$dir/nats.pid" -l "$dir/nats.log" </dev/null >/dev/null 2>&1 &
-  fi
-  deadline=$((SECONDS + READY_TIMEOUT))
-  until curl -sf "http://$HOST:$monitor/healthz?js-enabled-only=true" >/dev/null 2>&1; do
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      tail -n 30 "$dir/nats.log" >&2 || true
-      services_die "nats: not ready after ${READY_TIMEOUT}s (see $dir/nats.log)"
-    fi
-    sleep 0.1
-  done
-  echo "services: nats ready on port $port"
-}
-
-# Stops nats-server (SIGTERM: JetStream flushes its store).
-nats_stop() {
-  local pid deadline
-  pid="$(nats_pid)"
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid"
-  deadline=$((SECONDS + READY_TIMEOUT))
-  while pid_alive "$pid" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
-  if pid_alive "$pid"; then
-    echo "services: nats did not stop; killing it" >&2
-    kill -KILL "$pid" || true
-    return 1
-  fi
-  rm -f "$STATE/nats/nats.pid"
-  echo "services: nats stopped"
-}
-
-nats_env_lines() {
-  echo "MEGASYNC_NATS_PORT=$NATS_PORT"
-  echo "MEGASYNC_NATS_MONITOR_PORT=$NATS_MONITOR_PORT"
-  echo "MEGASYNC_NATS_URL=nats://$HOST:$NATS_PORT"
 # Starts the node (idempotent) and waits until it accepts AMQP connections
 # (about 6 s: `rabbitmqctl wait` for the boot, then the port).
 rabbitmq_start() {
