@@ -238,7 +238,7 @@ nats_start() {  # nats_start [PORT MONITOR_PORT]
       services_die "nats: port $port is in use by another program; choose another with MEGASYNC_NATS_PORT=..."
     fi
     setsid "$NATS_SERVER" -a "$HOST" -p "$port" -m "$monitor" -js -sd "$dir/js" \
-      -P "$dir/nats.pid" -l "$dir/nats.log" </dev/null >/dev/null 2>&1 &
+      -P "$dir/nats.pid" -l "$dir/nats.log" </dev/null >/dev/null 2>&1 9>&- &
   fi
   deadline=$((SECONDS + READY_TIMEOUT))
   until curl -sf "http://$HOST:$monitor/healthz?js-enabled-only=true" >/dev/null 2>&1; do
