@@ -194,7 +194,10 @@ jobs:
         self.assertEqual(daemon.stop(), 0)
         self.assert_no_sanitizer_report(daemon)
 
-    def test_subject_no_stream_takes_is_refused_and_kept(self):
+    def test_refused_messages_are_dead_lettered_and_replayed(self):
+        """A subject no stream takes is refused for good: the messages go to
+        the dead letters (they do not block the job), and `megasync dlq replay`
+        delivers them once a stream takes the subject."""
         self.nats.publish(self.messages(0, 5))
         config = os.path.join(self.tmp, "megasync.yaml")
         nowhere = f"nowhere_{self.suffix}"
@@ -202,16 +205,27 @@ jobs:
             f.write(self.config(0).replace("api:\n  listen: 127.0.0.1:0\n", "")
                     .replace(f'subject: "{self.out_prefix}.', f'subject: "{nowhere}.'))
         result = run_cli(["sync", "-c", config, "bridge"], cwd=self.tmp, timeout=120)
-        self.assertNotEqual(result.returncode, EXIT_OK, result.stderr)
+        self.assertEqual(result.returncode, EXIT_OK, result.stderr)
         self.assertIn(f"no JetStream stream takes subject \"{nowhere}.", result.stderr)
-        # Nothing was acked: once a stream takes the subjects, every message arrives.
-        self.nats.add_stream(f"NOWHERE_{self.suffix}", f"{nowhere}.>")
-        self.addCleanup(self.nats.delete_stream, f"NOWHERE_{self.suffix}")
+        listed = run_cli(["dlq", "list", "-c", config, "bridge"], cwd=self.tmp, timeout=60)
+        self.assertEqual(listed.returncode, EXIT_OK, listed.stderr)
+        lines = [line for line in listed.stdout.splitlines() if "no JetStream stream" in line]
+        self.assertEqual(len(lines), 5, listed.stdout)
+        # Acked at the source: a second run moves nothing and refuses nothing more.
         result = run_cli(["sync", "-c", config, "bridge"], cwd=self.tmp, timeout=120)
         self.assertEqual(result.returncode, EXIT_OK, result.stderr)
-        wait_for(lambda: len(self.nats.dump(f"NOWHERE_{self.suffix}")) == 5, SYNC_TIMEOUT,
-                 "the refused messages delivered once a stream takes them")
+        self.assertNotIn("dead-lettered", result.stderr)
 
+        self.nats.add_stream(f"NOWHERE_{self.suffix}", f"{nowhere}.>")
+        self.addCleanup(self.nats.delete_stream, f"NOWHERE_{self.suffix}")
+        replayed = run_cli(["dlq", "replay", "-c", config, "bridge", "--all"], cwd=self.tmp,
+                           timeout=120)
+        self.assertEqual(replayed.returncode, EXIT_OK, replayed.stderr + replayed.stdout)
+        wait_for(lambda: len(self.nats.dump(f"NOWHERE_{self.suffix}")) == 5, SYNC_TIMEOUT,
+                 "the dead letters delivered by the replay")
+        listed = run_cli(["dlq", "list", "-c", config, "bridge"], cwd=self.tmp, timeout=60)
+        self.assertEqual(listed.returncode, EXIT_OK, listed.stderr)
+        self.assertNotIn("no JetStream stream", listed.stdout)
 
 if __name__ == "__main__":
     unittest.main()

@@ -427,6 +427,12 @@ rabbitmq_stop() {
       kill -KILL "$pid" || true
       return 1
     fi
+    # Its listeners can outlive the pid by a moment: a start right after a
+    # stop (rabbitmq-ctl.sh restart) must not find the ports taken.
+    while { port_open "$RABBITMQ_PORT" || port_open "$RABBITMQ_MANAGEMENT_PORT"; } &&
+      [ "$SECONDS" -lt "$deadline" ]; do
+      sleep 0.1
+    done
     echo "services: rabbitmq stopped"
   fi
   rm -f "$RABBITMQ_DIR/rabbit.pid"
