@@ -5,8 +5,8 @@ consumer and publishes every message to stream DST through a subject template
 id is the source's Nats-Msg-Id header, else "SRC:<stream sequence>"). The
 server restarted mid-flow (while a publisher keeps adding messages and the job
 streams them) loses nothing. A subject no stream takes is refused
-for good (named in the error), and the refused messages stay in the source
-(not acked) until a stream takes them."""
+for good (named in the log): the refused messages become dead letters, which
+`megasync dlq replay` delivers once a stream takes the subject."""
 
 import os
 import threading

@@ -1,7 +1,8 @@
 """The rabbitmq connector against a real RabbitMQ node: a `messages` job
 moves messages from one queue to another through an exchange and a routing
 key template, with payload, key, headers, content type and ids intact; a
-message no queue takes does not hold back the ones behind it; the broker
+message no queue takes does not hold back the ones behind it (it becomes a
+dead letter, replayed by `megasync dlq replay` once a queue takes it); the broker
 restarted in the middle of a flow loses nothing."""
 
 import os
@@ -10,7 +11,7 @@ import unittest
 
 import rabbitmq_helpers as rh
 import services
-from megasync_harness import DaemonTestCase, wait_for
+from megasync_harness import EXIT_OK, DaemonTestCase, run_cli, wait_for
 
 TIMEOUT = 120.0
 WRONG_PASSWORD = "not-the-rabbit-pw"
@@ -110,6 +111,30 @@ class RabbitMessagesTest(DaemonTestCase):
                  TIMEOUT, "the source queue empty (acked)")
         self.assertEqual(daemon.stop(), 0)
         self.assert_no_sanitizer_report(daemon)
+
+        # The unroutable message is a dead letter, with its error and payload;
+        # once a queue takes its routing key, a replay delivers it.
+        config = os.path.join(self.tmp, "dlq.yaml")
+        with open(config, "w") as f:
+            f.write(rh.config(self.server, "nr", [src],
+                              {"exchange": "ms_nr_x", "routing_key": '"{header.route}"'}))
+        listed = run_cli(["dlq", "list", "-c", config, "nr"], cwd=self.tmp, timeout=60)
+        self.assert_exit(listed, EXIT_OK)
+        lines = [line for line in listed.stdout.splitlines() if "bad-0" in line]
+        self.assertEqual(len(lines), 1, listed.stdout)
+        dead_id = lines[0].split()[0]
+        shown = run_cli(["dlq", "show", "-c", config, "nr", dead_id], cwd=self.tmp, timeout=60)
+        self.assert_exit(shown, EXIT_OK)
+        self.assertIn("nowhere", shown.stdout)
+        self.assertNotIn(self.server.password, shown.stdout + listed.stdout)
+        self.ch.queue_bind(out, "ms_nr_x", routing_key="nowhere")
+        replayed = run_cli(["dlq", "replay", "-c", config, "nr", "--all"], cwd=self.tmp,
+                           timeout=120)
+        self.assert_exit(replayed, EXIT_OK)
+        wait_for(lambda: got.has_all(["bad-0"]), TIMEOUT, "the replayed dead letter")
+        listed = run_cli(["dlq", "list", "-c", config, "nr"], cwd=self.tmp, timeout=60)
+        self.assert_exit(listed, EXIT_OK)
+        self.assertNotIn("bad-0", listed.stdout)
 
     def test_target_idle_past_its_heartbeats_connects_again(self):
         src = self.queue("ms_hb_in")
