@@ -63,7 +63,7 @@ fi
 [ -x "$bin" ] || { log "no executable at $bin"; exit 1; }
 bin="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
 
-work="${BENCH_WORK:-$(mktemp -d)}"
+work="$(if [ -n "${BENCH_WORK:-}" ]; then echo "$BENCH_WORK/messages"; else mktemp -d; fi)"
 mkdir -p "$work"
 chmod 755 "$work"  # the node runs as the rabbitmq user when this runs as root
 export MEGASYNC_SERVICES_DIR="$work/services" MEGASYNC_RABBITMQ_PORT="$port"

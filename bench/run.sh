@@ -13,9 +13,10 @@
 #   BENCH_BATCH_SIZE    batch_size of the database job (default: the job kind's default)
 #   BENCH_TRANSFERS     transfers of the storage job (default: the job kind's default)
 #   BENCH_IDLE_SECONDS  how long the daemon idles before RSS is read (default 10)
-#   BENCH_ONLY          space-separated subset of: sqlite fs idle pg objects (default all)
+#   BENCH_ONLY          space-separated subset of: sqlite fs idle pg objects messages (default all)
 #   BENCH_PG_*          the PostgreSQL workloads (pg), see bench/postgres.sh
 #   BENCH_OBJ_*         the object store workloads (objects), see bench/objects.sh
+#   BENCH_MSG_*         the RabbitMQ relay against the shovel (messages), see bench/messages.sh
 #   BENCH_KEEP=1        keep the temporary work folder (its path is printed)
 set -euo pipefail
 
@@ -25,7 +26,7 @@ cd "$repo"
 rows="${BENCH_ROWS:-1000000}"
 files="${BENCH_FILES:-10000}"
 idle_seconds="${BENCH_IDLE_SECONDS:-10}"
-only="${BENCH_ONLY:-sqlite fs idle pg objects}"
+only="${BENCH_ONLY:-sqlite fs idle pg objects messages}"
 bin="${MEGASYNC_BIN:-build/release/megasync}"
 
 if [ ! -x "$bin" ]; then
@@ -281,6 +282,17 @@ if want objects; then
   while IFS= read -r line; do
     [ -n "$line" ] && results+=("$line")
   done <<<"$objects_lines"
+fi
+
+# 6. Messages against RabbitMQ's shovel: its own script and node.
+if want messages; then
+  messages_status=0
+  messages_lines="$(MEGASYNC_BIN="$bin" BENCH_WORK="$work" BENCH_TABLE_ONLY=1 "$repo/bench/messages.sh")" ||
+    messages_status=$?
+  [ "$messages_status" -eq 0 ] || failed=1
+  while IFS= read -r line; do
+    [ -n "$line" ] && results+=("$line")
+  done <<<"$messages_lines"
 fi
 
 echo
