@@ -14,6 +14,7 @@ void register_postgres(engine::Registry& registry);
 void register_mariadb(engine::Registry& registry);
 void register_command(engine::Registry& registry);
 void register_redis(engine::Registry& registry);
+void register_redis_streams(engine::Registry& registry);
 void register_nats(engine::Registry& registry);
 void register_rabbitmq(engine::Registry& registry);
 

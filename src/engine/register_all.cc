@@ -14,6 +14,7 @@ void register_all(Registry& registry) {
   connectors::register_mariadb(registry);
   connectors::register_command(registry);
   connectors::register_redis(registry);
+  connectors::register_redis_streams(registry);
   connectors::register_nats(registry);
   connectors::register_rabbitmq(registry);
   sync::objects::register_object_sync(registry);
