@@ -16,5 +16,6 @@ void register_command(engine::Registry& registry);
 void register_redis(engine::Registry& registry);
 void register_nats(engine::Registry& registry);
 void register_rabbitmq(engine::Registry& registry);
+void register_kafka(engine::Registry& registry);
 
 }  // namespace megasync::connectors
