@@ -21,7 +21,10 @@ from megasync_harness import EXIT_OK, DaemonTestCase, run_cli, wait_for
 
 TIMEOUT = 90.0
 KILLS = 6
-KILL_DELAY = (0.5, 2.5)  # seconds after the daemon answered /readyz
+# Seconds after the daemon answered /readyz: long enough, at times, for the
+# group to give a restarted daemon the partitions of the killed one (the
+# source's session timeout is 10 s) and for batches to flow before the kill.
+KILL_DELAY = (2.0, 12.0)
 
 
 class KafkaMessagesTest(DaemonTestCase):
@@ -119,7 +122,7 @@ class KafkaMessagesTest(DaemonTestCase):
                     self.kafka_endpoint("src", "    topics: [crash_in]\n") +
                     self.kafka_endpoint("dst", "    topic: crash_out\n") +
                     "jobs:\n  crash:\n    kind: messages\n    source: src\n    targets: [dst]\n"
-                    "    stream: true\n    interval: 1s\n    timeout: 10m\n    batch_size: 100\n")
+                    "    stream: true\n    interval: 30s\n    timeout: 10m\n    batch_size: 100\n")
 
         kh.produce(self.mock.bootstrap, "crash_in", [("", "first", b"x", {})])
         published.append("first")
@@ -133,6 +136,7 @@ class KafkaMessagesTest(DaemonTestCase):
         finally:
             stop.set()
             thread.join()
+        before = len(kh.consume(self.mock.bootstrap, "crash_out", 10**6, 2000))
         daemon = self.start_daemon(config)
         expected = set(published)
         counts = {}
@@ -144,10 +148,16 @@ class KafkaMessagesTest(DaemonTestCase):
                 counts[mid] = counts.get(mid, 0) + 1
             return expected <= set(counts)
 
-        wait_for(has_all, 180.0, "every produced message id at the target topic")
+        try:
+            wait_for(has_all, 180.0, "every produced message id at the target topic")
+        except AssertionError:
+            missing = sorted(expected - set(counts), key=lambda m: (len(m), m))
+            print(f"kafka crash test: {len(missing)} missing, e.g. {missing[:10]}\n"
+                  f"daemon log:\n{daemon.stderr()[-4000:]}", file=sys.stderr)
+            raise
         duplicates = sum(counts.values()) - len(counts)
         print(f"kafka crash test: {len(expected)} produced, {duplicates} duplicates, "
-              f"{KILLS} kills", file=sys.stderr)
+              f"{KILLS} kills, {before} at the target before the last start", file=sys.stderr)
         self.assertEqual(set(counts), expected)
         self.assertEqual(daemon.stop(), 0)
         self.assert_no_sanitizer_report(daemon)

@@ -16,7 +16,8 @@ constexpr std::chrono::milliseconds kFirstWait{100};
 // of each assigned partition before it may say "caught up" (a run that stops
 // once caught up would otherwise stop before the first fetch).
 constexpr std::chrono::seconds kSettle{20};
-// Once a batch has a message, how long to wait for the next before returning it.
+// Once a batch has a message, how long to wait for the next before returning
+// it (0 when `until` passed: what is fetched already still fills the batch).
 constexpr std::chrono::milliseconds kLinger{10};
 // The group's session timeout: a member killed without leaving holds its
 // partitions this long (librdkafka's default, 45 s, stalls a restart).
@@ -193,9 +194,6 @@ Result<std::optional<Batch>> KafkaSource::next(Deadline until, std::size_t max_c
     Position position = session_position(session_, sequence_);
     batch.changes.push_back(to_change(std::move(message), position));
     batch.end = std::move(position);
-    if (until.remaining().count() <= 0) {
-      break;
-    }
   }
   if (batch.changes.empty()) {
     return std::optional<Batch>();
