@@ -25,6 +25,8 @@ packages=(
   # RabbitMQ for the message tests, the client library the connector links, and
   # the AMQP client the tests publish and consume with
   rabbitmq-server librabbitmq-dev python3-pika
+  # Kafka client library (its mock cluster serves the tests: Debian has no Kafka broker)
+  librdkafka-dev
 )
 
 # Debian's nodejs comes without npm; some Node builds bundle it (and conflict with

@@ -17,6 +17,7 @@ void register_all(Registry& registry) {
   connectors::register_redis_streams(registry);
   connectors::register_nats(registry);
   connectors::register_rabbitmq(registry);
+  connectors::register_kafka(registry);
   sync::objects::register_object_sync(registry);
   sync::records::register_record_sync(registry);
 }
