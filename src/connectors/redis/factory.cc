@@ -3,6 +3,7 @@
 
 #include <charconv>
 
+#include "connectors/redis/connection_options.h"
 #include "connectors/redis/endpoint.h"
 #include "connectors/register.h"
 
@@ -16,30 +17,8 @@ void register_redis(engine::Registry& registry) {
   type.schema.description =
       "A Redis 7 server (hiredis, RESP2): record source (snapshot, then keyspace "
       "notifications), record target (RESTORE), reader for verification.";
-  type.schema.options = {
-      OptionSpec{.name = "url",
-                 .type = OptionType::kString,
-                 .description = "redis://[user[:password]@]host[:port][/db]; sets host, port, "
-                                "user, password and db.",
-                 .secret = true},
-      OptionSpec{.name = "host",
-                 .type = OptionType::kString,
-                 .description = "Server host name or address.",
-                 .default_value = "127.0.0.1"},
-      OptionSpec{.name = "port",
-                 .type = OptionType::kInt,
-                 .description = "Server port.",
-                 .default_value = "6379",
-                 .min = 1,
-                 .max = 65535},
-      OptionSpec{.name = "user",
-                 .type = OptionType::kString,
-                 .description = "ACL user (AUTH user password); without it AUTH sends the "
-                                "password only."},
-      OptionSpec{.name = "password",
-                 .type = OptionType::kString,
-                 .description = "Password (use ${VAR} interpolation).",
-                 .secret = true},
+  type.schema.options = redis::connection_option_specs();
+  std::vector<config::OptionSpec> own = {
       OptionSpec{.name = "db",
                  .type = OptionType::kInt,
                  .description = "Source: the database to read (collection db<N>). Target: the "
@@ -65,6 +44,7 @@ void register_redis(engine::Registry& registry) {
                                 "are off; false: fail with instructions instead.",
                  .default_value = "true"},
   };
+  type.schema.options.insert(type.schema.options.end(), own.begin(), own.end());
   type.create = [](const config::EndpointConfig& endpoint,
                    const config::Config&) -> Result<std::shared_ptr<engine::Endpoint>> {
     const config::Options& o = endpoint.options;

@@ -1,6 +1,7 @@
 // Registers the `redis_streams` endpoint type.
 #include <fmt/format.h>
 
+#include "connectors/redis/connection_options.h"
 #include "connectors/redis_streams/endpoint.h"
 #include "connectors/register.h"
 
@@ -14,30 +15,8 @@ void register_redis_streams(engine::Registry& registry) {
   type.schema.description =
       "Redis streams as messages (hiredis, RESP2): record source (a consumer group, entries "
       "acked once every target confirmed), record target (XADD, one pipeline per batch).";
-  type.schema.options = {
-      OptionSpec{.name = "url",
-                 .type = OptionType::kString,
-                 .description = "redis://[user[:password]@]host[:port][/db]; sets host, port, "
-                                "user, password and db.",
-                 .secret = true},
-      OptionSpec{.name = "host",
-                 .type = OptionType::kString,
-                 .description = "Server host name or address.",
-                 .default_value = "127.0.0.1"},
-      OptionSpec{.name = "port",
-                 .type = OptionType::kInt,
-                 .description = "Server port.",
-                 .default_value = "6379",
-                 .min = 1,
-                 .max = 65535},
-      OptionSpec{.name = "user",
-                 .type = OptionType::kString,
-                 .description = "ACL user (AUTH user password); without it AUTH sends the "
-                                "password only."},
-      OptionSpec{.name = "password",
-                 .type = OptionType::kString,
-                 .description = "Password (use ${VAR} interpolation).",
-                 .secret = true},
+  type.schema.options = redis::connection_option_specs();
+  std::vector<config::OptionSpec> own = {
       OptionSpec{.name = "db",
                  .type = OptionType::kInt,
                  .description = "The database the streams are in.",
@@ -85,6 +64,7 @@ void register_redis_streams(engine::Registry& registry) {
                                 "(XADD MAXLEN ~ N); default: no trimming.",
                  .min = 1},
   };
+  type.schema.options.insert(type.schema.options.end(), own.begin(), own.end());
   type.create = [](const config::EndpointConfig& endpoint,
                    const config::Config&) -> Result<std::shared_ptr<engine::Endpoint>> {
     const config::Options& o = endpoint.options;
