@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/fields.h"
 #include "core/value.h"
 
 namespace megasync {
@@ -49,7 +50,7 @@ struct Change {
   std::vector<Value> key;  // primary key values, in CollectionSchema::primary_key order
   // Upsert: the record's columns by name. Delete: empty. Columns a source could
   // not read (an unchanged TOASTed value) are absent, and sinks leave them as they are.
-  std::map<std::string, Value> fields;
+  Fields fields;
   std::map<std::string, std::string> meta;  // ttl, headers, origin, commit_time
   // Of the transaction this change belongs to; for a snapshot row, the position
   // the snapshot is consistent at (the engine remembers it, see RecordSyncJob).

@@ -19,7 +19,7 @@ namespace megasync {
 struct NetRow {
   std::vector<Value> key;
   bool deleted = false;
-  std::map<std::string, Value> fields;  // upserts only
+  Fields fields;  // upserts only
 };
 
 // Tables by collection name, rows by encoded key.

@@ -27,7 +27,7 @@ class RecordReader {
   // One row: its key values in the schema's primary-key order, and the values
   // of the schema's columns this side has (a column it lacks is absent).
   using Visit =
-      std::function<Status(std::vector<Value>& key, std::map<std::string, Value>& fields)>;
+      std::function<Status(std::vector<Value>& key, Fields& fields)>;
 
   virtual ~RecordReader() = default;
 

@@ -36,7 +36,7 @@ Status Rename::apply_schema(CollectionSchema& schema) const {
 }
 
 Result<bool> Rename::apply(Change& change, const CollectionSchema& /*schema*/) const {
-  std::map<std::string, Value> renamed;
+  Fields renamed;
   for (auto& [name, value] : change.fields) {
     auto found = fields_.find(name);
     renamed[found == fields_.end() ? name : found->second] = std::move(value);
@@ -72,7 +72,7 @@ Status Project::apply_schema(CollectionSchema& schema) const {
 }
 
 Result<bool> Project::apply(Change& change, const CollectionSchema& schema) const {
-  std::erase_if(change.fields, [&](const auto& entry) { return !keeps(entry.first, schema); });
+  erase_if(change.fields, [&](const auto& entry) { return !keeps(entry.first, schema); });
   return true;
 }
 

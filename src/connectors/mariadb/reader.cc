@@ -57,7 +57,7 @@ Status MariadbReader::scan(const CollectionSchema& schema, const Visit& visit) {
     }
   }
   std::vector<Value> key;
-  std::map<std::string, Value> fields;
+  Fields fields;
   bool visit_failed = false;
   Status read =
       db_->stream(fmt::format("SELECT {} FROM {}", list, qualified_name(schema.name, database_)),

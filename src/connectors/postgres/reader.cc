@@ -83,7 +83,7 @@ Status PostgresReader::read_rows(const CollectionSchema& schema,
   }
   Status read = ok();
   std::vector<Value> key;
-  std::map<std::string, Value> fields;
+  Fields fields;
   while (read) {
     Result<Rows> rows = db_->query(fmt::format("FETCH {} FROM _megasync_scan", kFetchRows));
     if (!rows) {

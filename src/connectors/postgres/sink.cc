@@ -327,8 +327,8 @@ Status PostgresSink::apply_in_transaction(const Batch& batch) {
   return ok();
 }
 
-const std::map<std::string, Value>& PostgresSink::RowRef::fields() const {
-  static const std::map<std::string, Value> kNone;
+const Fields& PostgresSink::RowRef::fields() const {
+  static const Fields kNone;
   return merged ? *merged : (last != nullptr ? *last : kNone);
 }
 

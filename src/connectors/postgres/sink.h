@@ -69,9 +69,9 @@ class PostgresSink : public RecordSink {
   struct RowRef {
     const std::vector<Value>* key = nullptr;
     bool deleted = false;
-    const std::map<std::string, Value>* last = nullptr;  // the one upsert since a delete
-    std::optional<std::map<std::string, Value>> merged;  // two or more, merged
-    const std::map<std::string, Value>& fields() const;
+    const Fields* last = nullptr;  // the one upsert since a delete
+    std::optional<Fields> merged;  // two or more, merged
+    const Fields& fields() const;
   };
   using TableRefs = std::map<std::string, RowRef>;       // rows by encoded key
   using PendingRefs = std::map<std::string, TableRefs>;  // tables by collection name

@@ -188,6 +188,7 @@ Status ParallelSnapshot::read_chunks(Connection& db) {
       Change change;
       change.collection = schema.name;
       change.key.resize(schema.primary_key.size());
+      change.fields.reserve(by_name.size());
       for (std::size_t c : by_name) {
         Value value;
         if (fields[c]) {

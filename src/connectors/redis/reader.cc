@@ -211,7 +211,7 @@ Status RedisReader::scan_leaves(const CollectionSchema& schema, int leaf_bits,
   const std::set<std::uint32_t> wanted_leaves(leaves.begin(), leaves.end());
   const bool all = leaf_bits == 0;
   std::vector<Value> key;
-  std::map<std::string, Value> fields;
+  Fields fields;
   return walk(
       schema, /*payloads=*/true,
       [&](const std::string& k) {

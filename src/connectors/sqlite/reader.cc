@@ -81,7 +81,7 @@ Status SqliteReader::scan(const CollectionSchema& schema, const Visit& visit) {
     return fail(select.error().with_context(fmt::format("read {}", schema.name)));
   }
   std::vector<Value> key;
-  std::map<std::string, Value> fields;
+  Fields fields;
   while (true) {
     Result<bool> row = select->step();
     if (!row) {

@@ -265,7 +265,7 @@ Result<std::optional<Batch>> SqliteSource::next_snapshot(std::size_t max_changes
   return std::optional<Batch>(std::move(batch));
 }
 
-Result<std::optional<std::map<std::string, Value>>> SqliteSource::read_row(
+Result<std::optional<Fields>> SqliteSource::read_row(
     const CollectionSchema& schema, const std::vector<Value>& key) {
   std::string where;
   for (std::size_t i = 0; i < schema.primary_key.size(); ++i) {
@@ -286,13 +286,13 @@ Result<std::optional<std::map<std::string, Value>>> SqliteSource::read_row(
     return fail(row.error());
   }
   if (!*row) {
-    return std::optional<std::map<std::string, Value>>();
+    return std::optional<Fields>();
   }
-  std::map<std::string, Value> fields;
+  Fields fields;
   for (std::size_t i = 0; i < schema.columns.size(); ++i) {
     fields[schema.columns[i].name] = select->column(static_cast<int>(i));
   }
-  return std::optional<std::map<std::string, Value>>(std::move(fields));
+  return std::optional<Fields>(std::move(fields));
 }
 
 Result<std::optional<Batch>> SqliteSource::read_log(std::size_t max_changes) {
@@ -339,7 +339,7 @@ Result<std::optional<Batch>> SqliteSource::read_log(std::size_t max_changes) {
       change.position = encode_position(last);
       change.op = Op::kDelete;
       if (log->column_text(2) == "upsert") {
-        Result<std::optional<std::map<std::string, Value>>> fields = read_row(schema, change.key);
+        Result<std::optional<Fields>> fields = read_row(schema, change.key);
         if (!fields) {
           return fail(fields.error().with_context(fmt::format("read {}", schema.name)));
         }

@@ -57,7 +57,7 @@ class SqliteSource : public RecordSource {
   Result<std::optional<Batch>> read_log(std::size_t max_changes);
   Result<std::optional<Statement>> open_table_scan(const CollectionSchema& schema);
   // The current row of `schema` with `key`, or nullopt when it no longer exists.
-  Result<std::optional<std::map<std::string, Value>>> read_row(const CollectionSchema& schema,
+  Result<std::optional<Fields>> read_row(const CollectionSchema& schema,
                                                                const std::vector<Value>& key);
 
   std::unique_ptr<Connection> db_;

@@ -5,7 +5,7 @@
 namespace megasync {
 namespace {
 
-Change upsert(std::int64_t id, std::map<std::string, Value> fields) {
+Change upsert(std::int64_t id, Fields fields) {
   return Change{.op = Op::kUpsert, .collection = "t", .key = {Value(id)}, .fields = fields};
 }
 

@@ -120,7 +120,7 @@ std::string encode_comparable_key(const std::vector<Value>& key) {
 
 // The row hash of a key already encoded (each row's key is encoded once).
 std::uint64_t row_hash_of(const CollectionSchema& schema, const std::string& encoded_key,
-                          const std::map<std::string, Value>& fields) {
+                          const Fields& fields) {
   std::string out = encoded_key;
   for (const Column& column : schema.columns) {
     auto found = fields.find(column.name);
@@ -143,7 +143,7 @@ struct Round {
 struct SeenRow {
   std::uint64_t hash = 0;
   std::vector<Value> key;
-  std::map<std::string, Value> fields;  // source rows, when repairing
+  Fields fields;  // source rows, when repairing
 };
 
 // Rows of the selected leaves of one side, by collection and comparable key.
@@ -158,7 +158,7 @@ Status read_selected(const Round& round, const std::set<std::string>& server,
                      std::map<std::string, std::int64_t>& pulled) {
   return stream(round.leaves,
                 [&](const std::string& collection, std::vector<Value>& key,
-                    std::map<std::string, Value>& fields) -> Status {
+                    Fields& fields) -> Status {
                   ++pulled[collection];
                   auto flags = round.flags.find(collection);
                   if (flags == round.flags.end()) {
@@ -193,7 +193,7 @@ std::uint64_t key_hash(const std::vector<Value>& key) {
 }
 
 std::uint64_t row_hash(const CollectionSchema& schema, const std::vector<Value>& key,
-                       const std::map<std::string, Value>& fields) {
+                       const Fields& fields) {
   return row_hash_of(schema, encode_comparable_key(key), fields);
 }
 
@@ -262,7 +262,7 @@ Result<Digests> digest(const std::vector<CollectionSchema>& schemas, const RowSt
     by_name[schema.name] = &schema;
   }
   Status read = stream([&](const std::string& collection, std::vector<Value>& key,
-                           std::map<std::string, Value>& fields) -> Status {
+                           Fields& fields) -> Status {
     auto schema = by_name.find(collection);
     if (schema == by_name.end()) {
       return ok();

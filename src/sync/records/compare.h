@@ -41,7 +41,7 @@ namespace megasync::sync::records {
 // schema's columns, a missing column counting as absent, not as null).
 std::uint64_t key_hash(const std::vector<Value>& key);
 std::uint64_t row_hash(const CollectionSchema& schema, const std::vector<Value>& key,
-                       const std::map<std::string, Value>& fields);
+                       const Fields& fields);
 
 // Row counts and hash sums per key range of one collection.
 class RangeDigest {
@@ -86,7 +86,7 @@ class RangeDigest {
 // with its collection, key and fields. Each call of a RowStream reads the side
 // afresh (a verification reads a side once, and again for differing ranges).
 using RowVisit = std::function<Status(const std::string& collection, std::vector<Value>& key,
-                                      std::map<std::string, Value>& fields)>;
+                                      Fields& fields)>;
 using RowStream = std::function<Status(const RowVisit& visit)>;
 
 // The leaves to read again, per collection (sorted).

@@ -44,7 +44,7 @@ RowStream source_rows(RecordReader& reader, const std::vector<CollectionSchema>&
     Status read = ok();
     for (const CollectionSchema& schema : schemas) {
       read = reader.scan(
-          schema, [&](std::vector<Value>& key, std::map<std::string, Value>& fields) -> Status {
+          schema, [&](std::vector<Value>& key, Fields& fields) -> Status {
             if (ctx.cancel.cancelled()) {
               return cancelled_error(ctx);
             }
@@ -77,7 +77,7 @@ RowStream target_rows(RecordReader& reader, const std::vector<CollectionSchema>&
     Status read = ok();
     for (const CollectionSchema& schema : schemas) {
       read = reader.scan(
-          schema, [&](std::vector<Value>& key, std::map<std::string, Value>& fields) -> Status {
+          schema, [&](std::vector<Value>& key, Fields& fields) -> Status {
             if (ctx.cancel.cancelled()) {
               return cancelled_error(ctx);
             }
@@ -222,7 +222,7 @@ struct Side {
           }
           read = reader.scan_leaves(
               schema, RangeDigest::kLeafBits, selected->second,
-              [&](std::vector<Value>& key, std::map<std::string, Value>& fields) -> Status {
+              [&](std::vector<Value>& key, Fields& fields) -> Status {
                 if (ctx.cancel.cancelled()) {
                   return cancelled_error(ctx);
                 }

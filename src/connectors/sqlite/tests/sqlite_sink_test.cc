@@ -21,7 +21,7 @@ CollectionSchema orders_schema() {
   return schema;
 }
 
-Change upsert(std::int64_t id, std::map<std::string, Value> fields) {
+Change upsert(std::int64_t id, Fields fields) {
   Change change;
   change.collection = "orders";
   change.key = {id};

@@ -21,7 +21,7 @@ CollectionSchema people() {
 
 struct Row {
   std::vector<Value> key;
-  std::map<std::string, Value> fields;
+  Fields fields;
 };
 
 // An in-memory side: rows by collection, and how often it was read.
@@ -39,7 +39,7 @@ struct Side {
       for (auto& [collection, rows] : tables) {
         for (auto& [id, row] : rows) {
           std::vector<Value> key = row.key;
-          std::map<std::string, Value> fields = row.fields;
+          Fields fields = row.fields;
           if (Status s = visit(collection, key, fields); !s) {
             return s;
           }
@@ -66,7 +66,7 @@ TEST(RowHash, BooleansAndWholeDoublesCompareAsIntegers) {
   const CollectionSchema schema = people();
   const std::vector<Value> key{Value(std::int64_t{1})};
   auto fields = [](Value active) {
-    return std::map<std::string, Value>{
+    return Fields{
         {"id", Value(std::int64_t{1})}, {"name", Value(std::string("a"))}, {"active", active}};
   };
   EXPECT_EQ(row_hash(schema, key, fields(Value(true))),
@@ -138,9 +138,9 @@ TEST(RowHash, DecimalsCompareByValue) {
 TEST(RowHash, AnAbsentColumnDiffersFromNull) {
   const CollectionSchema schema = people();
   const std::vector<Value> key{Value(std::int64_t{1})};
-  std::map<std::string, Value> with_null{
+  Fields with_null{
       {"id", key[0]}, {"name", Value(std::string("a"))}, {"active", Value()}};
-  std::map<std::string, Value> without{{"id", key[0]}, {"name", Value(std::string("a"))}};
+  Fields without{{"id", key[0]}, {"name", Value(std::string("a"))}};
   EXPECT_NE(row_hash(schema, key, with_null), row_hash(schema, key, without));
 }
 
@@ -310,7 +310,7 @@ struct ServerSide {
         }
         ++pulled;
         std::vector<Value> key = row.key;
-        std::map<std::string, Value> fields = row.fields;
+        Fields fields = row.fields;
         if (Status s = visit("people", key, fields); !s) {
           return s;
         }

@@ -83,7 +83,7 @@ class MemoryReader : public RecordReader {
       }
       ++counter;
       std::vector<Value> key{Value(id)};
-      std::map<std::string, Value> fields{{"id", Value(id)}, {"name", Value(name)}};
+      Fields fields{{"id", Value(id)}, {"name", Value(name)}};
       if (Status s = visit(key, fields); !s) {
         return s;
       }
