@@ -14,7 +14,7 @@ import unittest
 import rabbitmq_helpers as rh
 import services
 import sqs_helpers as sh
-from megasync_harness import EXIT_OK, DaemonTestCase, run_cli, wait_for
+from megasync_harness import EXIT_INVALID, EXIT_OK, DaemonTestCase, run_cli, wait_for
 
 TIMEOUT = 120.0
 
@@ -89,6 +89,9 @@ class SqsMessagesTest(DaemonTestCase):
         self.assertRegex(no_id[0].message_id, r"^[0-9a-f-]{36}$")
         # Deleted at the source once RabbitMQ confirmed them.
         sh.wait_empty(self.sqs, src, TIMEOUT)
+        # The monitor's probe reaches the service.
+        wait_for(lambda: daemon.get_json("/api/v1/status")["endpoints"]["sqs_in"]["health"]
+                 == "up", TIMEOUT, "sqs_in up")
         self.assertEqual(daemon.stop(), 0)
         self.assertNotIn("test-secret", daemon.stderr())
         self.assert_no_sanitizer_report(daemon)
@@ -168,6 +171,24 @@ class SqsMessagesTest(DaemonTestCase):
         wait_for(lambda: got.has_all(["big-0"]), TIMEOUT, "the replayed dead letter")
         big = [m for m in got.messages if sh.attributes_of(m)["message-id"] == "big-0"]
         self.assertEqual(sh.body_of(big[0]), b"x" * 3000)
+
+    def test_invalid_options_are_named(self):
+        config = os.path.join(self.tmp, "bad.yaml")
+        for option, value, expected in (
+                ("endpoint", "ftp://127.0.0.1", "endpoint must be an http:// or https:// URL"),
+                ("visibility_timeout", "13h", "visibility_timeout must be between 1s and 12h"),
+                ("max_message_bytes", "2MiB", "max_message_bytes must be between 1KiB and 1MiB"),
+                ("queue", '"{nope}"', "nope")):
+            with self.subTest(option=option):
+                endpoint = sh.sqs_endpoint("sqs_in", queues="[q]").replace(
+                    f"    endpoint: {services.sqs_url()}\n", "") + f"    {option}: {value}\n"
+                with open(config, "w") as f:
+                    f.write(sh.config("bad", "sqs_in", "broker_out", endpoint
+                                      + sh.rabbit_endpoint(self.server, "broker_out")))
+                result = run_cli(["check", "-c", config], cwd=self.tmp, timeout=60)
+                self.assert_exit(result, EXIT_INVALID)
+                self.assertIn(expected, result.stderr + result.stdout)
+                self.assertIn("sqs_in", result.stderr + result.stdout)
 
     def test_missing_queue_is_a_clear_error(self):
         missing = sh.unique("ms_sqs_missing")
