@@ -91,20 +91,24 @@ Result<std::optional<Batch>> SqsSource::next(Deadline until, std::size_t max_cha
   const std::size_t want = std::max<std::size_t>(max_changes, 1);
   Batch batch;
   bool long_polled = false;
-  while (batch.changes.size() < want) {
+  bool failed = false;
+  while (batch.changes.size() < want && !failed) {
     // A round of receives without waiting, on every queue.
     std::size_t got = 0;
     for (std::size_t q = 0; q < queues_.size() && batch.changes.size() < want; ++q) {
       Result<std::size_t> n = receive(q, want - batch.changes.size(), 0, batch);
       if (!n) {
-        if (!batch.changes.empty()) {
-          break;  // return what came; the error comes again on the next call
+        if (batch.changes.empty()) {
+          return fail(n.error());
         }
-        return fail(n.error());
+        // Return what came; the error comes again on the next call.
+        spdlog::warn("{}", redact(n.error().message()));
+        failed = true;
+        break;
       }
       got += *n;
     }
-    if (got > 0) {
+    if (got > 0 || failed) {
       continue;
     }
     if (!batch.changes.empty() || long_polled) {
