@@ -1,6 +1,7 @@
 """The sqs connector against the fauxqs emulator, with the harness's RabbitMQ
 node on the other side: SQS -> RabbitMQ and RabbitMQ -> SQS keep payload
-(binary too), key, headers and ids; a message SQS can never take (too large)
+(binary too), key, headers and ids; a FIFO queue gets group ids and drops
+messages sent twice by their id; a message SQS can never take (too large)
 does not hold back the others, becomes a dead letter and is replayed once the
 limit allows it; a missing queue is a clear error; RabbitMQ restarted in the
 middle of a flow into SQS loses nothing.
@@ -125,6 +126,28 @@ class SqsMessagesTest(DaemonTestCase):
             self.assertEqual("content-transfer-encoding" in attrs, bool(int(mid[2:]) % 2))
         wait_for(lambda: self.ch.queue_declare(src, passive=True).method.message_count == 0,
                  TIMEOUT, "the source queue empty (acked)")
+        self.assertEqual(daemon.stop(), 0)
+        self.assert_no_sanitizer_report(daemon)
+
+    def test_fifo_queue_gets_group_ids_and_drops_redeliveries(self):
+        src = self.rabbit_queue("ms_rb_sqs_fifo")
+        out = sh.unique("ms_sqs_fifo") + ".fifo"  # made by the endpoint (create: true)
+        self.addCleanup(self.sqs.delete, out)
+        ids = [f"f-{i}" for i in range(10)]
+        for mid in ids + ids:  # each sent twice: SQS deduplicates by id
+            rh.publish(self.ch, src, mid.encode(), message_id=mid)
+        endpoints = (sh.rabbit_endpoint(self.server, "broker_in", queues=f"[{src}]")
+                     + sh.sqs_endpoint("sqs_out", queue=f'"{out}"', create="true"))
+        daemon = self.start_daemon(lambda port: sh.config("fifo", "broker_in", "sqs_out",
+                                                          endpoints, port, batch_size=5))
+        wait_for(lambda: self.ch.queue_declare(src, passive=True).method.message_count == 0,
+                 TIMEOUT, "the source queue empty (acked)")
+        got = sh.Collector(self.sqs, out)
+        wait_for(lambda: got.has_all(ids), TIMEOUT, "every message at the FIFO queue")
+        self.assertEqual(got.counts, {mid: 1 for mid in ids})
+        # In order, in the group of their key (the routing key they came with).
+        self.assertEqual([sh.attributes_of(m)["message-id"] for m in got.messages], ids)
+        self.assertEqual({m["Attributes"]["MessageGroupId"] for m in got.messages}, {src})
         self.assertEqual(daemon.stop(), 0)
         self.assert_no_sanitizer_report(daemon)
 
