@@ -1,8 +1,9 @@
-// The sqs connector's pure parts (message conversion, limits, errors) and its
-// request signing. fauxqs, the test emulator, does not check signatures, so
-// a loopback server captures what libcurl sends and the reference signer of
-// connectors/http/tests (checked against AWS's published examples) recomputes
-// each signature from the bytes received.
+// The sqs connector's pure parts (message conversion, limits, errors), its
+// request signing, and the source's requests (receives filling a batch,
+// deletes in tens only on release) against a scripted loopback server. fauxqs, the test emulator,
+// does not check signatures, so a loopback server captures what libcurl sends and the reference
+// signer of connectors/http/tests (checked against AWS's published examples) recomputes each
+// signature from the bytes received.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -14,6 +15,7 @@
 #include "connectors/http/tests/sigv4_reference.h"
 #include "connectors/sqs/api.h"
 #include "connectors/sqs/convert.h"
+#include "connectors/sqs/source.h"
 
 namespace megasync::connectors::sqs {
 namespace {
@@ -284,6 +286,108 @@ TEST(SqsSigning, RequestsAreSignedRight) {
     in.secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
     EXPECT_EQ(auth.substr(sg + 10), ref_signature(in)) << c.body;
   }
+}
+
+// ---- the source's requests: receives fill the batch, deletes wait for release ----
+
+TEST(SqsSource, ReceivesFillTheBatchAndDeletesWaitForRelease) {
+  std::mutex mutex;
+  std::vector<nlohmann::json> receives;
+  std::vector<nlohmann::json> deletes;
+  int sent = 0;
+  const int available = 25;
+  httplib::Server server;
+  server.Post("/", [&](const httplib::Request& req, httplib::Response& res) {
+    const std::string action = req.get_header_value("X-Amz-Target");
+    const nlohmann::json body = nlohmann::json::parse(req.body);
+    std::lock_guard lock(mutex);
+    nlohmann::json answer = nlohmann::json::object();
+    if (action == "AmazonSQS.GetQueueUrl") {
+      answer["QueueUrl"] = "http://elsewhere/000000000000/" + body["QueueName"].get<std::string>();
+    } else if (action == "AmazonSQS.ReceiveMessage") {
+      receives.push_back(body);
+      nlohmann::json messages = nlohmann::json::array();
+      for (int n = 0; n < body["MaxNumberOfMessages"].get<int>() && sent < available; ++n) {
+        messages.push_back({{"MessageId", "id-" + std::to_string(sent)},
+                            {"ReceiptHandle", "rh-" + std::to_string(sent)},
+                            {"Body", "b" + std::to_string(sent)}});
+        ++sent;
+      }
+      if (!messages.empty()) {
+        answer["Messages"] = messages;
+      }
+    } else if (action == "AmazonSQS.DeleteMessageBatch") {
+      deletes.push_back(body);
+      answer["Successful"] = nlohmann::json::array();
+      answer["Failed"] = {{{"Id", "0"},
+                           {"SenderFault", true},
+                           {"Code", "ReceiptHandleIsInvalid"},
+                           {"Message", "expired"}}};
+    }
+    res.set_content(answer.dump(), "application/x-amz-json-1.0");
+  });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread thread([&] { server.listen_after_bind(); });
+  while (!server.is_running()) {
+    std::this_thread::yield();
+  }
+  {
+    SqsOptions options = test_options();
+    options.endpoint = "http://127.0.0.1:" + std::to_string(port);
+    options.queues = {"in"};
+    options.visibility_timeout = std::chrono::seconds(45);
+    SqsSource source(options);
+    ASSERT_TRUE(source.open(std::nullopt));
+    auto batch = source.next(Deadline::after(std::chrono::milliseconds(0)), 25);
+    ASSERT_TRUE(batch);
+    ASSERT_TRUE(batch->has_value());
+    const Batch& b = **batch;
+    ASSERT_EQ(b.changes.size(), 25u);
+    EXPECT_EQ(b.end, b.changes.back().position);
+    EXPECT_EQ(b.changes[0].collection, "in");
+    {
+      std::lock_guard lock(mutex);
+      ASSERT_EQ(receives.size(), 3u);  // 10 + 10 + 5
+      EXPECT_EQ(receives[0]["QueueUrl"], "http://elsewhere/000000000000/in");
+      EXPECT_EQ(receives[0]["MaxNumberOfMessages"], 10);
+      EXPECT_EQ(receives[2]["MaxNumberOfMessages"], 5);
+      EXPECT_EQ(receives[0]["VisibilityTimeout"], 45);
+      EXPECT_EQ(receives[0]["WaitTimeSeconds"], 0);
+      EXPECT_EQ(receives[0]["MessageAttributeNames"], nlohmann::json::array({"All"}));
+      EXPECT_EQ(receives[0]["MessageSystemAttributeNames"], nlohmann::json::array({"All"}));
+      EXPECT_TRUE(deletes.empty());  // nothing deleted before release()
+    }
+    ASSERT_TRUE(source.release(b.changes[11].position));
+    {
+      std::lock_guard lock(mutex);
+      ASSERT_EQ(deletes.size(), 2u);  // 10 + 2
+      EXPECT_EQ(deletes[0]["Entries"].size(), 10u);
+      EXPECT_EQ(deletes[0]["Entries"][0]["ReceiptHandle"], "rh-0");
+      EXPECT_EQ(deletes[1]["Entries"].size(), 2u);
+      EXPECT_EQ(deletes[1]["Entries"][1]["ReceiptHandle"], "rh-11");
+    }
+    // Deliveries wait for release: not caught up, an empty batch at the last one.
+    auto waiting = source.next(Deadline::after(std::chrono::milliseconds(0)), 25);
+    ASSERT_TRUE(waiting);
+    ASSERT_TRUE(waiting->has_value());
+    EXPECT_TRUE((*waiting)->changes.empty());
+    EXPECT_EQ((*waiting)->end, b.end);
+    ASSERT_TRUE(source.release(b.end));  // a failed delete is a warning, not an error
+    {
+      std::lock_guard lock(mutex);
+      ASSERT_EQ(deletes.size(), 4u);  // + 10 + 3
+      EXPECT_EQ(deletes[3]["Entries"].back()["ReceiptHandle"], "rh-24");
+    }
+    ASSERT_TRUE(source.release(b.end));  // already released: nothing more
+    auto caught_up = source.next(Deadline::after(std::chrono::milliseconds(0)), 25);
+    ASSERT_TRUE(caught_up);
+    EXPECT_FALSE(caught_up->has_value());
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(deletes.size(), 4u);
+  }
+  server.stop();
+  thread.join();
 }
 
 }  // namespace
