@@ -1,6 +1,7 @@
 // The sqs connector's pure parts (message conversion, limits, errors), its
 // request signing, and the source's requests (receives filling a batch,
-// deletes in tens only on release) against a scripted loopback server. fauxqs, the test emulator,
+// deletes in tens only on release) and the sink's batches and per-entry
+// failures, against a scripted loopback server. fauxqs, the test emulator,
 // does not check signatures, so a loopback server captures what libcurl sends and the reference
 // signer of connectors/http/tests (checked against AWS's published examples) recomputes each
 // signature from the bytes received.
@@ -15,6 +16,7 @@
 #include "connectors/http/tests/sigv4_reference.h"
 #include "connectors/sqs/api.h"
 #include "connectors/sqs/convert.h"
+#include "connectors/sqs/sink.h"
 #include "connectors/sqs/source.h"
 
 namespace megasync::connectors::sqs {
@@ -385,6 +387,84 @@ TEST(SqsSource, ReceivesFillTheBatchAndDeletesWaitForRelease) {
     EXPECT_FALSE(caught_up->has_value());
     std::lock_guard lock(mutex);
     EXPECT_EQ(deletes.size(), 4u);
+  }
+  server.stop();
+  thread.join();
+}
+
+// ---- the sink: batches of 10, per-entry failures ----
+
+TEST(SqsSink, SenderFaultsAreRejectedOthersRetried) {
+  std::mutex mutex;
+  std::vector<nlohmann::json> sends;
+  bool service_fault = false;
+  httplib::Server server;
+  server.Post("/", [&](const httplib::Request& req, httplib::Response& res) {
+    const std::string action = req.get_header_value("X-Amz-Target");
+    const nlohmann::json body = nlohmann::json::parse(req.body);
+    std::lock_guard lock(mutex);
+    nlohmann::json answer = nlohmann::json::object();
+    if (action == "AmazonSQS.GetQueueUrl") {
+      answer["QueueUrl"] = "http://elsewhere/000000000000/" + body["QueueName"].get<std::string>();
+    } else if (action == "AmazonSQS.SendMessageBatch") {
+      sends.push_back(body);
+      answer["Successful"] = nlohmann::json::array();
+      answer["Failed"] = nlohmann::json::array();
+      for (const nlohmann::json& e : body["Entries"]) {
+        if (e["MessageBody"] == "bad") {
+          answer["Failed"].push_back({{"Id", e["Id"]},
+                                      {"SenderFault", !service_fault},
+                                      {"Code", "InvalidParameterValue"},
+                                      {"Message", "no"}});
+        } else {
+          answer["Successful"].push_back({{"Id", e["Id"]}, {"MessageId", "m"}});
+        }
+      }
+    }
+    res.set_content(answer.dump(), "application/x-amz-json-1.0");
+  });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread thread([&] { server.listen_after_bind(); });
+  while (!server.is_running()) {
+    std::this_thread::yield();
+  }
+  {
+    SqsOptions options = test_options();
+    options.endpoint = "http://127.0.0.1:" + std::to_string(port);
+    Result<MessageTemplate> queue = MessageTemplate::parse("out-{topic}");
+    ASSERT_TRUE(queue);
+    SqsSink sink(options, *queue);
+    ASSERT_TRUE(sink.prepare({}));
+    Batch batch;
+    for (int i = 0; i < 23; ++i) {
+      Message m;
+      m.topic = "t";
+      m.id = "id-" + std::to_string(i);
+      m.payload = i == 13 ? "bad" : "ok";
+      batch.changes.push_back(to_change(std::move(m), session_position(1, i + 1)));
+    }
+    std::vector<RecordSink::Rejected> rejected;
+    ASSERT_TRUE(sink.apply_or_reject(batch, rejected));
+    ASSERT_EQ(rejected.size(), 1u);
+    EXPECT_EQ(rejected[0].index, 13u);
+    EXPECT_EQ(rejected[0].error.code(), ErrorCode::kPermanent);
+    EXPECT_NE(rejected[0].error.message().find("InvalidParameterValue: no"), std::string::npos);
+    EXPECT_NE(rejected[0].error.message().find("id-13"), std::string::npos);
+    {
+      std::lock_guard lock(mutex);
+      ASSERT_EQ(sends.size(), 3u);  // 10 + 10 + 3
+      EXPECT_EQ(sends[0]["QueueUrl"], "http://elsewhere/000000000000/out-t");
+      EXPECT_EQ(sends[0]["Entries"].size(), 10u);
+      EXPECT_EQ(sends[2]["Entries"].size(), 3u);
+      EXPECT_EQ(sends[1]["Entries"][3]["MessageAttributes"]["message-id"]["StringValue"], "id-13");
+      service_fault = true;
+    }
+    rejected.clear();
+    Status again = sink.apply_or_reject(batch, rejected);
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().code(), ErrorCode::kRetryable);
+    EXPECT_NE(again.error().message().find("on its side"), std::string::npos);
   }
   server.stop();
   thread.join();
