@@ -489,6 +489,19 @@ class Nats:
                                    headers=headers, seq=int(fields[0])))
         return out
 
+
+# --- SQS (fauxqs) ---------------------------------------------------------------
+
+def sqs_url() -> str:
+    """The SQS emulator's URL (fauxqs, tests/services/start.sh)."""
+    url = _settings().get("MEGASYNC_SQS_URL")
+    if not url:
+        raise ServicesNotRunning(
+            f"no settings for sqs (MEGASYNC_SQS_URL): run tests/services/start.sh "
+            f"(settings come from the environment or {env_file()})")
+    return url
+
+
 # --- RabbitMQ -------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)

@@ -143,6 +143,21 @@ class ObjectStoreServicesTest(unittest.TestCase):
         self.assertEqual(caught.exception.code, 403)
         self.assertIn(b"AuthorizationFailure", caught.exception.read())
 
+    def test_fauxqs_speaks_the_sqs_json_protocol(self):
+        import sqs_helpers
+        sqs = sqs_helpers.Sqs()
+        name = sqs_helpers.unique("svc")
+        sqs.create(name)
+        try:
+            sqs.send_batch(name, [{"MessageBody": "hello"}])
+            got = sqs.drain(name)
+            self.assertEqual([m["Body"] for m in got], ["hello"])
+        finally:
+            sqs.delete(name)
+        with self.assertRaises(sqs_helpers.SqsError) as caught:
+            sqs.queue_url(name)
+        self.assertEqual(caught.exception.code, "QueueDoesNotExist")
+
 
 if __name__ == "__main__":
     unittest.main()

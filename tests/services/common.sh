@@ -17,9 +17,10 @@ PG_C_PORT="${MEGASYNC_PG_C_PORT:-25434}"
 MARIADB_PORT="${MEGASYNC_MARIADB_PORT:-23306}"
 S3_PORT="${MEGASYNC_S3_PORT:-24568}"
 AZURITE_PORT="${MEGASYNC_AZURITE_PORT:-24500}"
+SQS_PORT="${MEGASYNC_SQS_PORT:-24324}"
 HOST=127.0.0.1
 
-# Node test servers (s3rver, Azurite), pinned in package.json/package-lock.json
+# Node test servers (s3rver, Azurite, fauxqs), pinned in package.json/package-lock.json
 # and installed with `npm ci` into node_modules/ here (git-ignored).
 NODE_DIR="$services_here"
 # s3rver's hard-coded account; Azurite's well-known development account.
@@ -44,7 +45,8 @@ services_die() { echo "services: $*" >&2; exit 1; }
 for _pw in "$SUPER_PASSWORD" "$LIMITED_PASSWORD"; do
   [[ "$_pw" =~ ^[A-Za-z0-9._-]+$ ]] || services_die "passwords may only use A-Z a-z 0-9 . _ -"
 done
-for _port in "$PG_A_PORT" "$PG_B_PORT" "$PG_C_PORT" "$MARIADB_PORT" "$S3_PORT" "$AZURITE_PORT"; do
+for _port in "$PG_A_PORT" "$PG_B_PORT" "$PG_C_PORT" "$MARIADB_PORT" "$S3_PORT" "$AZURITE_PORT" \
+  "$SQS_PORT"; do
   [[ "$_port" =~ ^[0-9]+$ ]] || services_die "bad port '$_port'"
 done
 unset _pw _port
@@ -103,7 +105,7 @@ mariadb_pid() {
 }
 
 # The PID of a node server start.sh launched (NAME: s3rver, azurite), empty
-# when it is not running.
+# (or fauxqs) when it is not running.
 node_pid() {
   local pid
   pid="$(cat "$STATE/$1/server.pid" 2>/dev/null || true)"

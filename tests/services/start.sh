@@ -4,6 +4,7 @@
 #   mariadb     MariaDB                             port  23306
 #   s3rver      S3 emulator (s3rver 3.7.1)          port  24568
 #   azurite     Azure Blob emulator (3.35.0)        port  24500
+#   fauxqs      SQS emulator (fauxqs 2.4.1)         port  24324
 #   redis-a, redis-b  Redis 7 (no persistence)      ports 23379, 23380
 #   nats        nats-server 2.9 with JetStream      port  24222 (monitoring 28222)
 #   rabbitmq    RabbitMQ 3.10 (+ management, shovel) AMQP 25673, management 25675
@@ -185,8 +186,9 @@ install_node_servers() {
   command -v node >/dev/null && command -v npm >/dev/null ||
     services_die "no node/npm: run scripts/install-deps.sh"
   if [ ! -f "$NODE_DIR/node_modules/s3rver/package.json" ] ||
-    [ ! -f "$NODE_DIR/node_modules/azurite/package.json" ]; then
-    echo "services: installing s3rver and azurite (npm ci)"
+    [ ! -f "$NODE_DIR/node_modules/azurite/package.json" ] ||
+    [ ! -f "$NODE_DIR/node_modules/fauxqs/package.json" ]; then
+    echo "services: installing s3rver, azurite and fauxqs (npm ci)"
     (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error) >"$STATE/npm.log" 2>&1 ||
       { tail -n 30 "$STATE/npm.log" >&2; services_die "npm ci failed (log: $STATE/npm.log)"; }
   fi
@@ -202,12 +204,14 @@ start_node() {
   # For node-ctl.sh, which restarts the server the same way (and may run
   # without the port variables).
   echo "$port" >"$dir/port"
-  printf '%s\0' node "${NODE_OPTS[@]}" "$NODE_DIR/node_modules/$script" "$@" >"$dir/command"
+  local path="$NODE_DIR/node_modules/$script"
+  [[ "$script" = /* ]] && path=$script
+  printf '%s\0' node "${NODE_OPTS[@]}" "$path" "$@" >"$dir/command"
   if [ -n "$(node_pid "$name")" ]; then
     echo "services: $name already running"
   else
     check_port_free "$name" "$port" "$var"
-    setsid node "${NODE_OPTS[@]}" "$NODE_DIR/node_modules/$script" "$@" </dev/null >"$dir/server.log" 2>&1 9>&- &
+    setsid node "${NODE_OPTS[@]}" "$path" "$@" </dev/null >"$dir/server.log" 2>&1 9>&- &
     pid=$!
     echo "$pid" >"$dir/server.pid"
   fi
@@ -230,6 +234,13 @@ start_azurite() {
   start_node azurite "$AZURITE_PORT" MEGASYNC_AZURITE_PORT azurite/dist/src/blob/main.js \
     --blobHost "$HOST" --blobPort "$AZURITE_PORT" --location "$STATE/azurite/data" \
     --silent --disableTelemetry
+}
+
+start_fauxqs() {
+  # SQS JSON protocol, in memory, loopback only; no signature check (see
+  # README.md). Our launcher, not fauxqs's CLI (which listens everywhere).
+  NODE_OPTS=()
+  start_node fauxqs "$SQS_PORT" MEGASYNC_SQS_PORT "$NODE_DIR/fauxqs-server.mjs" "$SQS_PORT"
 }
 
 # Lines NAME_HOST=..., NAME_URL=... of the env file.
@@ -257,12 +268,13 @@ start_pg pg-c "$PG_C_PORT" MEGASYNC_PG_C_PORT & pg_c=$!
 start_mariadb & maria=$!
 start_s3rver & s3=$!
 start_azurite & azurite=$!
+start_fauxqs & fauxqs=$!
 redis_start redis-a & redis_a=$!
 redis_start redis-b & redis_b=$!
 nats_start "$NATS_PORT" "$NATS_MONITOR_PORT" & nats=$!
 rabbitmq_start & rabbitmq=$!
 failed=0
-for job in "$pg_a" "$pg_b" "$pg_c" "$maria" "$s3" "$azurite" "$redis_a" "$redis_b" "$nats" \
+for job in "$pg_a" "$pg_b" "$pg_c" "$maria" "$s3" "$azurite" "$fauxqs" "$redis_a" "$redis_b" "$nats" \
   "$rabbitmq"; do
   wait "$job" || failed=1
 done
@@ -284,6 +296,8 @@ done
   echo "MEGASYNC_AZURITE_URL=http://$HOST:$AZURITE_PORT/$AZURITE_ACCOUNT"
   echo "MEGASYNC_AZURITE_ACCOUNT=$AZURITE_ACCOUNT"
   echo "MEGASYNC_AZURITE_KEY=$AZURITE_KEY"
+  echo "MEGASYNC_SQS_PORT=$SQS_PORT"
+  echo "MEGASYNC_SQS_URL=http://$HOST:$SQS_PORT"
   redis_env_lines
   nats_env_lines
   rabbitmq_env_lines

@@ -44,7 +44,7 @@ if [ -n "$pid" ]; then
 fi
 rm -f "$STATE/mariadb/mariadbd.pid" "$STATE/mariadb/launch.pid"
 
-for name in s3rver azurite; do
+for name in s3rver azurite fauxqs; do
   pid="$(node_pid "$name")"
   [ -n "$pid" ] || continue
   kill -TERM "$pid"

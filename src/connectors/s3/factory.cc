@@ -1,20 +1,9 @@
 // Registers the `s3` endpoint type: options, defaults, credentials.
-#include <cstdlib>
-
+#include "connectors/http/aws.h"
 #include "connectors/register.h"
 #include "connectors/s3/endpoint.h"
-#include "core/redact.h"
 
 namespace megasync::connectors {
-namespace {
-
-std::string env(const char* name) {
-  const char* value = std::getenv(name);
-  return value == nullptr ? std::string() : std::string(value);
-}
-
-}  // namespace
-
 void register_s3(engine::Registry& registry) {
   using config::OptionSpec;
   using config::OptionType;
@@ -42,18 +31,6 @@ void register_s3(engine::Registry& registry) {
                  .type = OptionType::kBool,
                  .description = "Address the bucket in the path (http://host/bucket/key) rather "
                                 "than the host name; default true when endpoint is set."},
-      OptionSpec{.name = "access_key_id",
-                 .type = OptionType::kString,
-                 .description = "Default: the AWS_ACCESS_KEY_ID variable.",
-                 .secret = true},
-      OptionSpec{.name = "secret_access_key",
-                 .type = OptionType::kString,
-                 .description = "Default: the AWS_SECRET_ACCESS_KEY variable (use ${VAR}).",
-                 .secret = true},
-      OptionSpec{.name = "session_token",
-                 .type = OptionType::kString,
-                 .description = "Temporary credentials' token; default: AWS_SESSION_TOKEN.",
-                 .secret = true},
       OptionSpec{.name = "create",
                  .type = OptionType::kBool,
                  .description = "Create the bucket when it does not exist.",
@@ -87,6 +64,9 @@ void register_s3(engine::Registry& registry) {
                  .default_value = "aws",
                  .choices = {"aws", "minio", "gcs"}},
   };
+  for (config::OptionSpec& spec : http::aws_credential_option_specs()) {
+    type.schema.options.push_back(std::move(spec));
+  }
   type.create = [](const config::EndpointConfig& endpoint,
                    const config::Config&) -> Result<std::shared_ptr<engine::Endpoint>> {
     const config::Options& o = endpoint.options;
@@ -122,20 +102,13 @@ void register_s3(engine::Registry& registry) {
       options.path_style = o.has("path_style") && o.boolean("path_style");
     }
     options.batch_delete = options.provider != "gcs";
-    options.access_key_id =
-        o.has("access_key_id") ? o.string("access_key_id") : env("AWS_ACCESS_KEY_ID");
-    options.secret_access_key =
-        o.has("secret_access_key") ? o.string("secret_access_key") : env("AWS_SECRET_ACCESS_KEY");
-    options.session_token =
-        o.has("session_token") ? o.string("session_token") : env("AWS_SESSION_TOKEN");
-    register_secret(options.secret_access_key);
-    register_secret(options.session_token);
-    if (options.access_key_id.empty() || options.secret_access_key.empty()) {
-      return make_error(ErrorCode::kInvalidConfig,
-                        "no credentials: set access_key_id and secret_access_key "
-                        "(e.g. secret_access_key: ${{S3_SECRET}}), or the AWS_ACCESS_KEY_ID and "
-                        "AWS_SECRET_ACCESS_KEY variables");
+    Result<http::AwsCredentials> credentials = http::read_aws_credentials(o);
+    if (!credentials) {
+      return fail(credentials.error());
     }
+    options.access_key_id = credentials->access_key_id;
+    options.secret_access_key = credentials->secret_access_key;
+    options.session_token = credentials->session_token;
     options.multipart_threshold = o.bytes("multipart_threshold");
     options.part_size = o.bytes("part_size");
     options.part_concurrency = static_cast<int>(o.integer("part_concurrency"));

@@ -11,6 +11,7 @@
 #include <charconv>
 #include <thread>
 
+#include "connectors/http/aws.h"
 #include "connectors/s3/encode.h"
 #include "connectors/s3/internal.h"
 
@@ -56,11 +57,10 @@ http::Request S3ObjectStore::request(std::string method, std::string url) const 
   http::Request r;
   r.method = std::move(method);
   r.url = std::move(url);
-  r.aws_sigv4 = "aws:amz:" + options_.region + ":s3";
-  r.credentials = options_.access_key_id + ":" + options_.secret_access_key;
-  if (!options_.session_token.empty()) {
-    r.headers.emplace_back("x-amz-security-token", options_.session_token);
-  }
+  http::sign_aws(r,
+                 http::AwsCredentials{options_.access_key_id, options_.secret_access_key,
+                                      options_.session_token},
+                 options_.region, "s3");
   r.retry_on = s3_retryable;
   return r;
 }
