@@ -18,5 +18,6 @@ void register_redis_streams(engine::Registry& registry);
 void register_nats(engine::Registry& registry);
 void register_rabbitmq(engine::Registry& registry);
 void register_kafka(engine::Registry& registry);
+void register_mqtt(engine::Registry& registry);
 
 }  // namespace megasync::connectors
