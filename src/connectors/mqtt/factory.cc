@@ -117,6 +117,7 @@ void register_mqtt(engine::Registry& registry) {
   };
   type.create = [](const config::EndpointConfig& endpoint,
                    const config::Config&) -> Result<std::shared_ptr<engine::Endpoint>> {
+    // The engine names the endpoint in front of the errors below.
     const config::Options& o = endpoint.options;
     mqtt::MqttOptions options;
     options.name = endpoint.name;
@@ -142,18 +143,15 @@ void register_mqtt(engine::Registry& registry) {
     };
     options.keepalive_s = static_cast<int>(seconds("keepalive"));
     if (options.keepalive_s < 5 || options.keepalive_s > 65535) {
-      return make_error(ErrorCode::kInvalidConfig,
-                        "endpoint {}: keepalive must be between 5s and 65535s", endpoint.name);
+      return make_error(ErrorCode::kInvalidConfig, "keepalive must be between 5s and 65535s");
     }
     options.qos = static_cast<int>(o.integer("qos"));
     if (o.has("topics")) {
       options.topics = o.strings("topics");
       for (const std::string& topic : options.topics) {
         if (std::string why = mqtt::invalid_topic_filter(topic); !why.empty()) {
-          return make_error(ErrorCode::kInvalidConfig,
-                            "endpoint {}: topics: {:?} is not a topic "
-                            "filter: {}",
-                            endpoint.name, topic, why);
+          return make_error(ErrorCode::kInvalidConfig, "topics: {:?} is not a topic filter: {}",
+                            topic, why);
         }
       }
     }
@@ -169,8 +167,7 @@ void register_mqtt(engine::Registry& registry) {
           std::pair{"key_property", &options.properties.key},
           std::pair{"timestamp_property", &options.properties.timestamp}}) {
       if (value->empty()) {
-        return make_error(ErrorCode::kInvalidConfig, "endpoint {}: {} must not be empty",
-                          endpoint.name, name);
+        return make_error(ErrorCode::kInvalidConfig, "{} must not be empty", name);
       }
     }
     options.topic_template = o.string("topic");
@@ -180,7 +177,7 @@ void register_mqtt(engine::Registry& registry) {
         std::chrono::duration_cast<std::chrono::milliseconds>(o.duration("publish_timeout"));
     Result<MessageTemplate> topic = MessageTemplate::parse(options.topic_template);
     if (!topic) {
-      return fail(topic.error().with_context(fmt::format("endpoint {}: topic", endpoint.name)));
+      return fail(topic.error().with_context("topic"));
     }
     return std::make_shared<mqtt::MqttEndpoint>(std::move(options), std::move(*topic));
   };
