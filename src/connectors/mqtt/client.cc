@@ -20,7 +20,8 @@ int to_ms(std::chrono::milliseconds d) {
   return static_cast<int>(std::clamp<std::int64_t>(d.count(), 0, 1000000));
 }
 
-// CONNACK reasons that retrying cannot fix (v5 codes, and 3.1.1's 1..5).
+}  // namespace
+
 bool connack_permanent(int reason, int protocol) {
   if (protocol == 4) {
     return reason == 1 || reason == 2 || reason == 4 || reason == 5;
@@ -44,8 +45,6 @@ std::string connack_text(int reason, int protocol) {
   }
   return reason_text(reason);
 }
-
-}  // namespace
 
 std::string display(const MqttOptions& options) {
   return fmt::format("{}:{}", options.host, options.port);
@@ -104,13 +103,6 @@ Result<std::unique_ptr<Connection>> Connection::open(const MqttOptions& options,
         conn->connack_ = reason;
         conn->session_present_ = (flags & 1) != 0;
       });
-  mosquitto_message_v5_callback_set(
-      m, [](mosquitto*, void* self, const mosquitto_message* msg, const mosquitto_property* props) {
-        auto* conn = static_cast<Connection*>(self);
-        if (conn->callbacks_.on_message) {
-          conn->callbacks_.on_message(msg, props);
-        }
-      });
   mosquitto_publish_v5_callback_set(
       m, [](mosquitto*, void* self, int mid, int reason, const mosquitto_property*) {
         auto* conn = static_cast<Connection*>(self);
@@ -118,14 +110,6 @@ Result<std::unique_ptr<Connection>> Connection::open(const MqttOptions& options,
           conn->callbacks_.on_publish(mid, reason);
         }
       });
-  mosquitto_subscribe_v5_callback_set(m, [](mosquitto*, void* self, int mid, int count,
-                                            const int* granted, const mosquitto_property*) {
-    auto* conn = static_cast<Connection*>(self);
-    if (conn->suback_mid_ && *conn->suback_mid_ == mid) {
-      conn->granted_.assign(granted, granted + count);
-      conn->suback_done_ = true;
-    }
-  });
   if (Status s = c->connect_call(); !s) {
     return fail(s.error());
   }
@@ -199,51 +183,6 @@ Status Connection::reconnect(Deadline deadline) {
     return s;
   }
   return wait_connack(deadline);
-}
-
-Status Connection::subscribe(const std::vector<std::string>& filters, Deadline deadline) {
-  if (filters.empty()) {
-    return ok();
-  }
-  std::vector<char*> subs;
-  subs.reserve(filters.size());
-  for (const std::string& filter : filters) {
-    subs.push_back(const_cast<char*>(filter.c_str()));  // libmosquitto only reads them
-  }
-  // v5: retained messages only for a new subscription, not again at every
-  // reconnect of the persistent session.
-  const int sub_options = options_.protocol == 5 ? MQTT_SUB_OPT_SEND_RETAIN_NEW : 0;
-  int mid = 0;
-  suback_done_ = false;
-  granted_.clear();
-  const int rc = mosquitto_subscribe_multiple(mosq_, &mid, static_cast<int>(subs.size()),
-                                              subs.data(), options_.qos, sub_options, nullptr);
-  if (rc != MOSQ_ERR_SUCCESS) {
-    return make_error(rc == MOSQ_ERR_INVAL || rc == MOSQ_ERR_MALFORMED_UTF8
-                          ? ErrorCode::kInvalidConfig
-                          : ErrorCode::kRetryable,
-                      "endpoint {}: subscribing to {}: {}", options_.name, fmt::join(filters, ", "),
-                      error_text(rc));
-  }
-  suback_mid_ = mid;
-  while (!suback_done_) {
-    if (deadline.expired()) {
-      return make_error(ErrorCode::kRetryable, "endpoint {}: MQTT broker {} sent no SUBACK in time",
-                        options_.name, display(options_));
-    }
-    if (Status s = loop(std::min(deadline.remaining(), std::chrono::milliseconds(100))); !s) {
-      return s;
-    }
-  }
-  suback_mid_.reset();
-  for (std::size_t i = 0; i < granted_.size() && i < filters.size(); ++i) {
-    if (granted_[i] >= 0x80) {
-      return make_error(ErrorCode::kPermanent,
-                        "endpoint {}: MQTT broker {} refused the subscription to {:?}: {}",
-                        options_.name, display(options_), filters[i], reason_text(granted_[i]));
-    }
-  }
-  return ok();
 }
 
 void Connection::disconnect(bool end_session) {

@@ -1,5 +1,7 @@
-// The mqtt connector's settings and its connection to a broker (libmosquitto
-// 2.0, MQTT v5 or 3.1.1), shared by the probe, the source and the sink.
+// The mqtt connector's settings and its libmosquitto connection to a broker
+// (libmosquitto 2.0, MQTT v5 or 3.1.1), used by the probe, the sink and the
+// session clean-up. The source receives with its own client (receiver.h):
+// libmosquitto acknowledges messages before the application has them.
 //
 // libmosquitto runs without its own thread here: the owner drives the network
 // loop (loop()) on its thread, and the callbacks (messages, PUBACKs, SUBACKs)
@@ -55,12 +57,15 @@ std::string display(const MqttOptions& options);
 std::string error_text(int rc);
 // Text of an MQTT v5 reason code.
 std::string reason_text(int reason);
+// Whether a CONNACK reason code (v5) or return code (3.1.1: `protocol` 4)
+// is one retrying cannot fix (credentials, client id, protocol, banned).
+bool connack_permanent(int reason, int protocol);
+// Text of a CONNACK reason or return code.
+std::string connack_text(int reason, int protocol);
 
 class Connection {
  public:
   struct Callbacks {
-    // A PUBLISH received (QoS 1: libmosquitto has already sent its PUBACK).
-    std::function<void(const mosquitto_message*, const mosquitto_property*)> on_message;
     // The PUBACK of a message published (QoS 0: once written), with its v5
     // reason code (0 with 3.1.1).
     std::function<void(int mid, int reason)> on_publish;
@@ -85,9 +90,6 @@ class Connection {
   Status loop(std::chrono::milliseconds timeout);
   // Connects again (after a loss) and waits for the CONNACK.
   Status reconnect(Deadline deadline);
-  // Subscribes to `filters` at the options' QoS and waits for the SUBACK; a
-  // filter the broker refuses is kPermanent.
-  Status subscribe(const std::vector<std::string>& filters, Deadline deadline);
   // Sends DISCONNECT; with `end_session`, tells a v5 broker to drop the session.
   void disconnect(bool end_session);
 
@@ -102,9 +104,6 @@ class Connection {
   Callbacks callbacks_;
   std::optional<int> connack_;  // the reason of the last CONNACK
   bool session_present_ = false;
-  std::optional<int> suback_mid_;
-  std::vector<int> granted_;
-  bool suback_done_ = false;
 };
 
 }  // namespace megasync::connectors::mqtt
