@@ -4,10 +4,12 @@ and megasync configs for `messages` jobs into an mqtt endpoint. The client is
 paho-mqtt (Debian's python3-paho-mqtt)."""
 
 import threading
+import time
 import uuid
 from typing import Dict, List, Optional, Tuple
 
 import services
+from megasync_harness import wait_for
 
 
 def paho():
@@ -106,19 +108,42 @@ class Publisher:
 
     def publish(self, topic: str, payload: bytes, properties: List[Tuple[str, str]] = (),
                 content_type: Optional[str] = None) -> None:
-        props = _properties("PUBLISH")
-        if properties:
-            props.UserProperty = list(properties)
-        if content_type:
-            props.ContentType = content_type
-        info = self.client.publish(topic, payload, qos=1, properties=props)
-        info.wait_for_publish(30)
-        if not info.is_published():
-            raise RuntimeError(f"publish to {topic} not acknowledged")
+        self.publish_many([(topic, payload, properties, content_type)])
+
+    def publish_many(self, messages) -> None:
+        """Publishes (topic, payload, properties, content_type) tuples
+        pipelined, then waits for every PUBACK."""
+        infos = []
+        for topic, payload, properties, content_type in messages:
+            props = _properties("PUBLISH")
+            if properties:
+                props.UserProperty = list(properties)
+            if content_type:
+                props.ContentType = content_type
+            infos.append((topic, self.client.publish(topic, payload, qos=1, properties=props)))
+        for topic, info in infos:
+            info.wait_for_publish(30)
+            if not info.is_published():
+                raise RuntimeError(f"publish to {topic} not acknowledged")
 
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def warm_up(publisher: Publisher, topic: str, sub: Subscriber, timeout: float) -> None:
+    """Publishes probes to `topic` until one arrives at `sub` through
+    megasync: the job's source has subscribed (what is published from now on
+    is queued for its session)."""
+    n = 0
+
+    def probe() -> bool:
+        nonlocal n
+        publisher.publish(topic, b"probe", [("message-id", f"probe-{n}")])
+        n += 1
+        time.sleep(0.2)  # the poll interval
+        return any(k.startswith("probe-") for k in sub.by_id())
+    wait_for(probe, timeout, "a probe message through megasync")
 
 
 def end_session(server: services.MosquittoServer, client_id: str) -> None:

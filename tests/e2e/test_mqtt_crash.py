@@ -1,11 +1,15 @@
-"""Crash safety of the mqtt target: while a publisher keeps sending messages
-(each with its own message-id) to a RabbitMQ queue, `megasync run` (a
-streaming `messages` job from that queue to MQTT topics) is killed with
-SIGKILL at random moments and restarted each time; afterwards every
-published message id has reached a test subscriber whose persistent session
-(QoS 1) exists from before the first run. Duplicates are allowed (delivery is
-at-least-once: a kill between the PUBACKs and the source's ack publishes
-those messages again) and counted; none may be lost.
+"""Crash safety of the mqtt connector, as target and as source: while a
+publisher keeps sending messages (each with its own message-id), `megasync
+run` (a streaming `messages` job) is killed with SIGKILL at random moments and
+restarted each time; afterwards every published message id has reached a
+test subscriber whose persistent session (QoS 1) exists from before the first
+run. Duplicates are allowed (delivery is at-least-once: a kill between the
+target's confirmation and the source's ack publishes those messages again)
+and counted; none may be lost.
+
+- target: RabbitMQ queue -> MQTT topics;
+- source: MQTT topics (the source's persistent session, PUBACKs sent only
+  once the target has a message) -> MQTT topics of another tree.
 
 The kill moments come from a seeded random generator; the seed is printed and
 MEGASYNC_CRASH_SEED=<seed> replays a run."""
@@ -31,17 +35,9 @@ class MqttCrashTest(DaemonTestCase):
 
     def setUp(self) -> None:
         super().setUp()
-        self.rabbit = services.rabbitmq()
         self.mosquitto = services.mosquitto()
-        run_id = uuid.uuid4().hex[:8]
-        self.queue = f"ms_mqtt_crash_{run_id}"
-        self.topic = f"crash{run_id}"
-        conn = services.amqp_connect(self.rabbit)
-        try:
-            rh.declare(conn.channel(), self.queue)
-        finally:
-            conn.close()
-        self.addCleanup(self.delete_queue)
+        self.run_id = uuid.uuid4().hex[:8]
+        self.topic = f"crash{self.run_id}"
         # Subscribed before anything is published: it gets every message.
         self.sub = mh.Subscriber(self.mosquitto, [f"{self.topic}/#"])
         self.addCleanup(self.sub.close)
@@ -50,6 +46,16 @@ class MqttCrashTest(DaemonTestCase):
         self.rng = random.Random(self.seed)
         self.published: list = []
 
+    def rabbit_queue(self) -> None:
+        self.rabbit = services.rabbitmq()
+        self.queue = f"ms_mqtt_crash_{self.run_id}"
+        conn = services.amqp_connect(self.rabbit)
+        try:
+            rh.declare(conn.channel(), self.queue)
+        finally:
+            conn.close()
+        self.addCleanup(self.delete_queue)
+
     def delete_queue(self) -> None:
         conn = services.amqp_connect(self.rabbit)
         try:
@@ -57,7 +63,7 @@ class MqttCrashTest(DaemonTestCase):
         finally:
             conn.close()
 
-    def publisher(self, stop: threading.Event) -> None:
+    def rabbit_publisher(self, stop: threading.Event) -> None:
         """About 1000 messages a second, in bursts of 20."""
         conn = services.amqp_connect(self.rabbit)
         try:
@@ -75,36 +81,80 @@ class MqttCrashTest(DaemonTestCase):
         finally:
             conn.close()
 
-    def config(self, port: int) -> str:
+    def rabbit_config(self, port: int) -> str:
         endpoints = (mh.rabbit_endpoint(self.rabbit, [self.queue])
                      + mh.endpoint("mqtt_out", self.mosquitto, topic=f'"{self.topic}/{{topic}}"'))
         return mh.config("crash", "broker_in", endpoints, port, batch_size=100)
 
-    def test_kill_9_under_load_loses_nothing(self):
+    def kill_under_load(self, config, publisher) -> None:
+        """Runs `publisher` in a thread while the daemon (`config`) is started
+        and SIGKILLed KILLS times, then runs it once more and waits until every
+        published id reached the subscriber."""
         stop = threading.Event()
-        thread = threading.Thread(target=self.publisher, args=(stop,))
+        thread = threading.Thread(target=publisher, args=(stop,))
         thread.start()
         try:
             for _ in range(KILLS):
-                daemon = self.start_daemon(self.config)
+                daemon = self.start_daemon(config)
                 time.sleep(self.rng.uniform(*KILL_DELAY))  # the kill moment (not a wait)
                 daemon.kill()
         finally:
             stop.set()
             thread.join()
-        daemon = self.start_daemon(self.config)
+        daemon = self.start_daemon(config)
         expected = list(self.published)
         wait_for(lambda: self.sub.has_all(expected), CONVERGE_TIMEOUT,
                  "every published message id at the MQTT subscriber")
         with self.sub.lock:
-            counts = dict(self.sub.counts)
+            counts = {k: v for k, v in self.sub.counts.items() if not k.startswith("probe-")}
         duplicates = sum(counts.values()) - len(counts)
-        print(f"mqtt crash test: {len(expected)} published, {duplicates} duplicates, "
-              f"{KILLS} kills", file=sys.stderr)
+        print(f"mqtt crash test ({self.id().rsplit('.', 1)[-1]}): {len(expected)} published, "
+              f"{duplicates} duplicates, {KILLS} kills", file=sys.stderr)
         self.assertEqual(set(counts), set(expected))
         self.assertEqual(daemon.stop(), 0)
         self.assert_no_sanitizer_report(daemon)
 
+    def test_rabbitmq_to_mqtt_kill_9_under_load_loses_nothing(self):
+        self.rabbit_queue()
+        self.kill_under_load(self.rabbit_config, self.rabbit_publisher)
+
+    def mqtt_publisher(self, stop: threading.Event) -> None:
+        """About 1000 messages a second, in bursts of 20 (each burst waits for
+        its PUBACKs)."""
+        pub = mh.Publisher(self.mosquitto)
+        try:
+            n = 0
+            while not stop.is_set():
+                mids = [f"q-{i}" for i in range(n, n + 20)]
+                pub.publish_many([(f"{self.src}/{i % 3}", mid.encode() * 8,
+                                   [("message-id", mid), ("n", str(i))], None)
+                                  for i, mid in zip(range(n, n + 20), mids)])
+                self.published.extend(mids)  # once the broker has them
+                n += 20
+                time.sleep(0.02)
+        finally:
+            pub.close()
+
+    def mqtt_config(self, port: int) -> str:
+        endpoints = (mh.endpoint("mqtt_in", self.mosquitto, topics=f"['{self.src}/#']",
+                                 client_id=self.source_client)
+                     + mh.endpoint("mqtt_out", self.mosquitto, topic=f'"{self.topic}/{{topic}}"'))
+        return mh.config("crashmq", "mqtt_in", endpoints, port, batch_size=100)
+
+    def test_mqtt_source_kill_9_under_load_loses_nothing(self):
+        self.src = f"crashsrc{self.run_id}"
+        self.source_client = f"megasync-crash-{self.run_id}"
+        self.addCleanup(mh.end_session, self.mosquitto, self.source_client)
+        # The source's persistent session exists before the load starts: a
+        # first run subscribes and passes a probe through.
+        daemon = self.start_daemon(self.mqtt_config)
+        pub = mh.Publisher(self.mosquitto)
+        try:
+            mh.warm_up(pub, f"{self.src}/probe", self.sub, CONVERGE_TIMEOUT)
+        finally:
+            pub.close()
+        daemon.kill()
+        self.kill_under_load(self.mqtt_config, self.mqtt_publisher)
 
 if __name__ == "__main__":
     import unittest

@@ -8,7 +8,6 @@ the bad topic is replayed once the template is fixed; the broker restarted
 in the middle of a flow loses nothing."""
 
 import os
-import time
 import uuid
 
 import mqtt_helpers as mh
@@ -39,20 +38,6 @@ class MqttMessagesTest(DaemonTestCase):
         mh.end_session(self.server, f"megasync-{job}")
         self.addCleanup(mh.end_session, self.server, f"megasync-{job}")
 
-    def warm_up(self, topic: str, sub: mh.Subscriber) -> None:
-        """Publishes probes until one arrives through megasync: the job's
-        source has subscribed (what is published from now on is queued for
-        its session)."""
-        n = 0
-
-        def probe() -> bool:
-            nonlocal n
-            self.publisher.publish(topic, b"probe", [("message-id", f"probe-{n}")])
-            n += 1
-            time.sleep(0.2)  # the poll interval
-            return any(k.startswith("probe-") for k in sub.by_id())
-        wait_for(probe, TIMEOUT, "a probe message through megasync")
-
     def test_mqtt_to_mqtt_through_a_topic_template_keeps_everything(self):
         src = f"ms{self.run_id}/in"
         self.fresh_session("rt")
@@ -60,7 +45,7 @@ class MqttMessagesTest(DaemonTestCase):
         endpoints = (mh.endpoint("mqtt_in", self.server, topics=f"['{src}/#']")
                      + mh.endpoint("mqtt_out", self.server, topic=f'"copy{self.run_id}/{{topic}}"'))
         daemon = self.start_daemon(lambda port: mh.config("rt", "mqtt_in", endpoints, port))
-        self.warm_up(f"{src}/probe", sub)
+        mh.warm_up(self.publisher, f"{src}/probe", sub, TIMEOUT)
         sent = {}
         for i in range(50):
             body = bytes([i, 0, 255, 10]) + os.urandom(32)  # binary, with NUL and newline
@@ -188,7 +173,7 @@ class MqttMessagesTest(DaemonTestCase):
                                    topic=f'"rsout{self.run_id}/{{topic.2}}"'))
         daemon = self.start_daemon(lambda port: mh.config("rs", "mqtt_in", endpoints, port,
                                                           batch_size=20))
-        self.warm_up(f"{src}/probe", sub)
+        mh.warm_up(self.publisher, f"{src}/probe", sub, TIMEOUT)
         first = [f"a-{i}" for i in range(300)]
         for mid in first:
             self.publisher.publish(f"{src}/a", mid.encode(), [("message-id", mid)])
