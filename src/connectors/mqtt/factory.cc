@@ -13,9 +13,9 @@ void register_mqtt(engine::Registry& registry) {
   engine::EndpointType type;
   type.name = "mqtt";
   type.schema.description =
-      "An MQTT broker (v5 or 3.1.1, libmosquitto): message source (topic filters, persistent "
-      "session, QoS 1; acknowledged on receipt, see the connector README), message target "
-      "(QoS 1 publish waiting for every PUBACK).";
+      "An MQTT broker (v5 or 3.1.1): message source (topic filters, persistent session, QoS 1, "
+      "each PUBACK sent once every target has the message), message target (QoS 1 publish "
+      "waiting for every PUBACK).";
   type.schema.options = {
       OptionSpec{.name = "host",
                  .type = OptionType::kString,
@@ -46,7 +46,8 @@ void register_mqtt(engine::Registry& registry) {
       OptionSpec{.name = "ca_file",
                  .type = OptionType::kString,
                  .description = "TLS: the CA certificates (PEM) the broker's certificate is "
-                                "checked against; TLS is on when set."},
+                                "checked against; TLS is on when set (target only: not supported "
+                                "for the source yet)."},
       OptionSpec{.name = "tls_insecure",
                  .type = OptionType::kBool,
                  .description = "TLS: do not check that the certificate names `host` (tests "
@@ -75,9 +76,8 @@ void register_mqtt(engine::Registry& registry) {
                  .default_value = "168h"},
       OptionSpec{.name = "max_unreleased",
                  .type = OptionType::kInt,
-                 .description = "Source: messages received and not yet confirmed by every "
-                                "target, at most (they are acknowledged to the broker on "
-                                "receipt: the most a crash can lose).",
+                 .description = "Source: QoS 1 messages received and not yet acknowledged, at "
+                                "most (the v5 Receive Maximum, capped at 65535).",
                  .default_value = "10000",
                  .min = 1},
       OptionSpec{.name = "id_property",

@@ -13,9 +13,9 @@
 // the timeout given. Packets are framed and decoded by packet.h. A packet the
 // protocol does not allow here (QoS 2, AUTH, a malformed one) fails the call
 // with kRetryable ("protocol error"): the owner drops the connection and
-// connects again. Packet ids belong to one connection: after a reconnect the
-// broker redelivers what was not acknowledged, under new ids, and the old
-// ones must not be acknowledged (the owner forgets them).
+// connects again. A packet id means something on its connection only: at
+// the next connection the broker resends what was not acknowledged and
+// reuses ids, so the owner forgets the acknowledgements it held.
 //
 // Thread-safety: one Receiver is used by one thread at a time; on_publish runs
 // on it, inside connect(), subscribe() and poll().

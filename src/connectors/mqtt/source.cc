@@ -111,8 +111,12 @@ Result<std::optional<Batch>> MqttSource::next(Deadline until, std::size_t max_ch
   };
   bool first = true;
   while (room() && (first || !until.expired())) {
-    const auto slice = first ? std::chrono::milliseconds(0)
-                             : std::min(until.remaining(), std::chrono::milliseconds(100));
+    // Short waits while acknowledgements are held: a broker whose in-flight
+    // window is full (a 3.1.1 session gets Mosquitto's max_inflight_messages,
+    // 20) sends nothing more until release() sends PUBACKs.
+    const auto slice =
+        first ? std::chrono::milliseconds(0)
+              : std::min(until.remaining(), std::chrono::milliseconds(held_.empty() ? 100 : 20));
     first = false;
     if (receiver_ == nullptr) {
       if (SteadyClock::now() < retry_at_) {
@@ -141,6 +145,9 @@ Result<std::optional<Batch>> MqttSource::next(Deadline until, std::size_t max_ch
     }
     if (inbox_.size() == before && !inbox_.empty()) {
       break;  // nothing more for now: hand over what came
+    }
+    if (inbox_.empty() && !held_.empty() && slice.count() > 0) {
+      break;  // let the engine release() what the targets have
     }
   }
   if (inbox_.empty()) {
