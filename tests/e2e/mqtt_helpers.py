@@ -3,6 +3,10 @@ QoS 1) that collects what arrives and survives a broker restart, a publisher,
 and megasync configs for `messages` jobs into an mqtt endpoint. The client is
 paho-mqtt (Debian's python3-paho-mqtt)."""
 
+import os
+import shutil
+import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -99,10 +103,13 @@ class Subscriber:
 class Publisher:
     """Publishes at QoS 1 (v5) and waits for each PUBACK."""
 
-    def __init__(self, server: services.MosquittoServer):
+    def __init__(self, server, ca_file: Optional[str] = None):
         mqtt = paho()
         self.client = mqtt.Client(client_id=f"test-pub-{uuid.uuid4().hex[:8]}",
                                   protocol=mqtt.MQTTv5)
+        if ca_file:
+            import ssl
+            self.client.tls_set(ca_certs=ca_file, tls_version=ssl.PROTOCOL_TLS_CLIENT)
         self.client.connect(server.host, server.port, keepalive=30)
         self.client.loop_start()
 
@@ -129,6 +136,55 @@ class Publisher:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+class TlsBroker:
+    """A Mosquitto of the test's own with one TLS listener on a free port of
+    127.0.0.1 (no persistence), its CA and server certificate (for 127.0.0.1)
+    made with the openssl tool in `folder`. stop() ends it."""
+
+    def __init__(self, folder: str):
+        self.host = "127.0.0.1"
+        os.makedirs(folder, exist_ok=True)
+        self.ca_file = os.path.join(folder, "ca.pem")
+        key, csr, cert = (os.path.join(folder, n) for n in ("server.key", "server.csr",
+                                                            "server.pem"))
+        ext = os.path.join(folder, "san.ext")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1\n")
+        ca_key = os.path.join(folder, "ca.key")
+        for cmd in (
+                ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out",
+                 self.ca_file, "-days", "2", "-subj", "/CN=megasync test CA"],
+                ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj",
+                 "/CN=127.0.0.1"],
+                ["x509", "-req", "-in", csr, "-CA", self.ca_file, "-CAkey", ca_key,
+                 "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext]):
+            subprocess.run(["openssl", *cmd], check=True, capture_output=True)
+        with socket.socket() as s:  # a free port (the broker binds it right after)
+            s.bind((self.host, 0))
+            self.port = s.getsockname()[1]
+        conf = os.path.join(folder, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write(f"listener {self.port} {self.host}\nallow_anonymous true\n"
+                    f"cafile {self.ca_file}\ncertfile {cert}\nkeyfile {key}\n"
+                    f"log_dest file {folder}/mosquitto.log\n")
+            if os.geteuid() == 0:
+                f.write("user root\n")
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.proc = subprocess.Popen([binary, "-c", conf], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+
+        def ready() -> bool:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the TLS Mosquitto exited ({folder}/mosquitto.log)")
+            with socket.socket() as s:
+                return s.connect_ex((self.host, self.port)) == 0
+        wait_for(ready, 30, "the TLS Mosquitto listening")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
 
 
 def warm_up(publisher: Publisher, topic: str, sub: Subscriber, timeout: float) -> None:

@@ -5,7 +5,7 @@ type and ids intact; a message the broker refuses (larger than its
 message_size_limit) or that cannot be published (a wildcard in its topic)
 does not hold back the others: it becomes a dead letter, and the one with
 the bad topic is replayed once the template is fixed; the broker restarted
-in the middle of a flow loses nothing."""
+in the middle of a flow loses nothing; the source reads a TLS listener."""
 
 import os
 import uuid
@@ -189,6 +189,37 @@ class MqttMessagesTest(DaemonTestCase):
         self.assertEqual(daemon.stop(), 0)
         self.assert_no_sanitizer_report(daemon)
 
+
+    def test_source_over_tls(self):
+        """The source's own client speaks TLS (ca_file): a broker of the test's
+        own with a TLS listener, its messages copied to the shared broker."""
+        tls = mh.TlsBroker(os.path.join(self.tmp, "tls"))
+        self.addCleanup(tls.stop)
+        src = f"tls{self.run_id}"
+        sub = self.subscriber([f"copy{self.run_id}/#"])
+        endpoints = (mh.endpoint("mqtt_in", tls, topics=f"['{src}/#']", ca_file=tls.ca_file)
+                     + mh.endpoint("mqtt_out", self.server, topic=f'"copy{self.run_id}/{{topic}}"'))
+        self.start_daemon(lambda port: mh.config("tls", "mqtt_in", endpoints, port))
+        pub = mh.Publisher(tls, ca_file=tls.ca_file)
+        self.addCleanup(pub.close)
+        mh.warm_up(pub, f"{src}/probe", sub, TIMEOUT)
+        ids = [f"t-{i}" for i in range(200)]
+        pub.publish_many([(f"{src}/x", os.urandom(100 + i), [("message-id", mid)], None)
+                          for i, mid in enumerate(ids)])
+        wait_for(lambda: sub.has_all(ids), TIMEOUT, "every message from the TLS broker")
+
+    def test_source_over_tls_refuses_a_certificate_of_another_ca(self):
+        tls = mh.TlsBroker(os.path.join(self.tmp, "tls"))
+        self.addCleanup(tls.stop)
+        other = mh.TlsBroker(os.path.join(self.tmp, "other"))  # only its CA is used
+        other.stop()
+        endpoints = (mh.endpoint("mqtt_in", tls, topics=f"['tls{self.run_id}/#']",
+                                 ca_file=other.ca_file)
+                     + mh.endpoint("mqtt_out", self.server))
+        daemon = self.start_daemon(lambda port: mh.config("tlsbad", "mqtt_in", endpoints, port))
+        wait_for(lambda: "its TLS certificate is refused" in daemon.stderr(), TIMEOUT,
+                 "the source's error about the broker's certificate")
+        self.assertIn("endpoint mqtt_in", daemon.stderr())
 
 if __name__ == "__main__":
     import unittest

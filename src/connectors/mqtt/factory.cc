@@ -46,8 +46,7 @@ void register_mqtt(engine::Registry& registry) {
       OptionSpec{.name = "ca_file",
                  .type = OptionType::kString,
                  .description = "TLS: the CA certificates (PEM) the broker's certificate is "
-                                "checked against; TLS is on when set (target only: not supported "
-                                "for the source yet)."},
+                                "checked against; TLS is on when set."},
       OptionSpec{.name = "tls_insecure",
                  .type = OptionType::kBool,
                  .description = "TLS: do not check that the certificate names `host` (tests "

@@ -1,10 +1,13 @@
 #include "connectors/mqtt/receiver.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -19,8 +22,29 @@ namespace {
 // The packet id of our SUBSCRIBE (the only packet we number).
 constexpr std::uint16_t kSubscribeId = 1;
 
+// The most a read_available() takes in one call (the rest at the next).
+constexpr std::size_t kReadChunk = 1 << 20;
+
 int poll_ms(std::chrono::milliseconds d) {
   return static_cast<int>(std::clamp<std::int64_t>(d.count(), 0, 60000));
+}
+
+// OpenSSL's queued errors as text (the queue emptied).
+std::string tls_errors() {
+  std::string text;
+  while (const unsigned long e = ERR_get_error()) {
+    char buffer[256];
+    ERR_error_string_n(e, buffer, sizeof buffer);
+    text += text.empty() ? "" : "; ";
+    text += buffer;
+  }
+  return text.empty() ? std::string(std::strerror(errno)) : text;
+}
+
+bool is_address(const std::string& host) {
+  unsigned char buffer[sizeof(in6_addr)];
+  return ::inet_pton(AF_INET, host.c_str(), buffer) == 1 ||
+         ::inet_pton(AF_INET6, host.c_str(), buffer) == 1;
 }
 
 }  // namespace
@@ -71,6 +95,12 @@ Result<std::unique_ptr<Receiver>> Receiver::connect(const MqttOptions& options,
 }
 
 Receiver::~Receiver() {
+  if (tls_ != nullptr) {
+    SSL_free(tls_);
+  }
+  if (tls_context_ != nullptr) {
+    SSL_CTX_free(tls_context_);
+  }
   if (fd_ >= 0) {
     ::close(fd_);
   }
@@ -133,7 +163,68 @@ Status Receiver::open_socket(Deadline deadline) {
                       options_.name, display(options_), last_error);
   }
   last_sent_ = SteadyClock::now();
+  if (!options_.ca_file.empty()) {
+    return start_tls(deadline);
+  }
   return ok();
+}
+
+Status Receiver::start_tls(Deadline deadline) {
+  ERR_clear_error();
+  tls_context_ = SSL_CTX_new(TLS_client_method());
+  if (tls_context_ == nullptr) {
+    return make_error(ErrorCode::kPermanent, "endpoint {}: TLS: {}", options_.name, tls_errors());
+  }
+  SSL_CTX_set_min_proto_version(tls_context_, TLS1_2_VERSION);
+  if (SSL_CTX_load_verify_locations(tls_context_, options_.ca_file.c_str(), nullptr) != 1) {
+    return make_error(ErrorCode::kInvalidConfig, "endpoint {}: ca_file {:?}: {}", options_.name,
+                      options_.ca_file, tls_errors());
+  }
+  SSL_CTX_set_verify(tls_context_, SSL_VERIFY_PEER, nullptr);
+  tls_ = SSL_new(tls_context_);
+  if (tls_ == nullptr || SSL_set_fd(tls_, fd_) != 1) {
+    return make_error(ErrorCode::kPermanent, "endpoint {}: TLS: {}", options_.name, tls_errors());
+  }
+  // Partial writes, and a buffer that may move between the retries of one.
+  SSL_set_mode(tls_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (!is_address(options_.host)) {
+    SSL_set_tlsext_host_name(tls_, options_.host.c_str());
+  }
+  // The certificate must name the host (its IP address entries for an address).
+  const bool named =
+      options_.tls_insecure ||
+      (is_address(options_.host)
+           ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tls_), options_.host.c_str()) == 1
+           : SSL_set1_host(tls_, options_.host.c_str()) == 1);
+  if (!named) {
+    return make_error(ErrorCode::kPermanent, "endpoint {}: TLS: {}", options_.name, tls_errors());
+  }
+  while (true) {
+    ERR_clear_error();
+    const int rc = SSL_connect(tls_);
+    if (rc == 1) {
+      return ok();
+    }
+    const int err = SSL_get_error(tls_, rc);
+    if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+      const long verify = SSL_get_verify_result(tls_);
+      if (verify != X509_V_OK) {
+        return make_error(ErrorCode::kInvalidConfig,
+                          "endpoint {}: MQTT broker {}: its TLS certificate is refused: {} "
+                          "(checked against ca_file {:?}{})",
+                          options_.name, display(options_), X509_verify_cert_error_string(verify),
+                          options_.ca_file, options_.tls_insecure ? "" : " and the host name");
+      }
+      return make_error(ErrorCode::kRetryable, "endpoint {}: TLS handshake with {}: {}",
+                        options_.name, display(options_), tls_errors());
+    }
+    if (deadline.expired()) {
+      return make_error(ErrorCode::kRetryable, "endpoint {}: TLS handshake with {} timed out",
+                        options_.name, display(options_));
+    }
+    pollfd p{fd_, static_cast<short>(err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
+    (void)::poll(&p, 1, poll_ms(std::min(deadline.remaining(), std::chrono::milliseconds(100))));
+  }
 }
 
 Status Receiver::subscribe(const std::vector<std::string>& filters, Deadline deadline) {
@@ -210,6 +301,9 @@ Status Receiver::pump(std::chrono::milliseconds timeout) {
   if (Status s = write_queued(); !s) {
     return s;
   }
+  if (tls_ != nullptr && SSL_pending(tls_) > 0) {
+    return read_available();  // decrypted already: the socket may have nothing more
+  }
   pollfd p{fd_, static_cast<short>(POLLIN | (out_.empty() ? 0 : POLLOUT)), 0};
   const int ready = ::poll(&p, 1, poll_ms(timeout));
   if (ready < 0) {
@@ -231,6 +325,21 @@ Status Receiver::pump(std::chrono::milliseconds timeout) {
 
 Status Receiver::write_queued() {
   while (!out_.empty()) {
+    if (tls_ != nullptr) {
+      ERR_clear_error();
+      const int n = SSL_write(tls_, out_.data(),
+                              static_cast<int>(std::min<std::size_t>(out_.size(), 1 << 30)));
+      if (n <= 0) {
+        const int err = SSL_get_error(tls_, n);
+        if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
+          return ok();  // the rest when the socket takes it
+        }
+        return lost(fmt::format("TLS: {}", tls_errors()));
+      }
+      out_.erase(0, static_cast<std::size_t>(n));
+      last_sent_ = SteadyClock::now();
+      continue;
+    }
     const ssize_t n = ::send(fd_, out_.data(), out_.size(), MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
@@ -246,20 +355,38 @@ Status Receiver::write_queued() {
 
 Status Receiver::read_available() {
   char buffer[65536];
-  while (true) {
-    const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
-    if (n == 0) {
-      return lost("closed by the broker");
-    }
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        break;
+  std::size_t taken = 0;
+  while (taken < kReadChunk) {
+    ssize_t n = 0;
+    if (tls_ != nullptr) {
+      ERR_clear_error();
+      n = SSL_read(tls_, buffer, sizeof buffer);
+      if (n <= 0) {
+        const int err = SSL_get_error(tls_, static_cast<int>(n));
+        if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+          break;
+        }
+        if (err == SSL_ERROR_ZERO_RETURN) {
+          return lost("closed by the broker");
+        }
+        return lost(fmt::format("TLS: {}", tls_errors()));
       }
-      if (errno == EINTR) {
-        continue;
+    } else {
+      n = ::recv(fd_, buffer, sizeof buffer, 0);
+      if (n == 0) {
+        return lost("closed by the broker");
       }
-      return lost(std::strerror(errno));
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          break;
+        }
+        if (errno == EINTR) {
+          continue;
+        }
+        return lost(std::strerror(errno));
+      }
     }
+    taken += static_cast<std::size_t>(n);
     in_.append(buffer, static_cast<std::size_t>(n));
     // Handle the whole packets read so far.
     std::size_t used = 0;
@@ -278,9 +405,6 @@ Status Receiver::read_available() {
       used += (*frame)->size;
     }
     in_.erase(0, used);
-    if (static_cast<std::size_t>(n) < sizeof buffer) {
-      break;  // drained
-    }
   }
   return ok();
 }

@@ -1,6 +1,7 @@
-// The mqtt source's own MQTT client (v5 and 3.1.1, plain TCP): one connection
-// that subscribes and receives, and acknowledges a QoS 1 message only when
-// its owner says so (puback()).
+// The mqtt source's own MQTT client (v5 and 3.1.1, TCP, or TLS with OpenSSL
+// when the options set a ca_file): one connection that subscribes and
+// receives, and acknowledges a QoS 1 message only when its owner says so
+// (puback()).
 //
 // Why not libmosquitto (which the sink and the probe use): libmosquitto 2.0
 // and Eclipse Paho C both send the PUBACK of a QoS 1 message before the
@@ -10,16 +11,20 @@
 // after a reconnect or a restart: at least once.
 //
 // The socket is non-blocking; every wait is a poll() bounded by a deadline or
-// the timeout given. Packets are framed and decoded by packet.h. A packet the
-// protocol does not allow here (QoS 2, AUTH, a malformed one) fails the call
-// with kRetryable ("protocol error"): the owner drops the connection and
-// connects again. A packet id means something on its connection only: at
-// the next connection the broker resends what was not acknowledged and
-// reuses ids, so the owner forgets the acknowledgements it held.
+// the timeout given (the TLS handshake too). TLS checks the broker's
+// certificate against ca_file and, unless tls_insecure, that it names host.
+// Packets are framed and decoded by packet.h. A packet the protocol does not
+// allow here (QoS 2, AUTH, a malformed one) fails the call with kRetryable
+// ("protocol error"): the owner drops the connection and connects again. A
+// packet id means something on its connection only: at the next connection
+// the broker resends what was not acknowledged and reuses ids, so the owner
+// forgets the acknowledgements it held.
 //
 // Thread-safety: one Receiver is used by one thread at a time; on_publish runs
 // on it, inside connect(), subscribe() and poll().
 #pragma once
+
+#include <openssl/ssl.h>
 
 #include <chrono>
 #include <cstdint>
@@ -77,6 +82,7 @@ class Receiver {
   Receiver(const MqttOptions& options, OnPublish on_publish)
       : options_(options), on_publish_(std::move(on_publish)) {}
   Status open_socket(Deadline deadline);
+  Status start_tls(Deadline deadline);
   // Waits for the socket until `deadline` (at most `timeout`), reads, writes.
   Status pump(std::chrono::milliseconds timeout);
   Status read_available();
@@ -87,6 +93,8 @@ class Receiver {
   MqttOptions options_;
   OnPublish on_publish_;
   int fd_ = -1;
+  SSL_CTX* tls_context_ = nullptr;  // TLS only
+  SSL* tls_ = nullptr;
   std::string in_;   // bytes read, not yet a whole packet
   std::string out_;  // bytes to write
   std::chrono::seconds keepalive_{30};

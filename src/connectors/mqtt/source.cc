@@ -81,13 +81,6 @@ void MqttSource::drop_connection(const Error& why) {
 }
 
 Status MqttSource::open(const std::optional<Position>&) {
-  if (!options_.ca_file.empty()) {
-    return make_error(ErrorCode::kInvalidConfig,
-                      "endpoint {}: TLS for the mqtt source is not supported yet (ca_file is "
-                      "set); use a plain listener for the source, or an mqtt endpoint without "
-                      "ca_file",
-                      options_.name);
-  }
   if (Status s = connect(Deadline::after(std::chrono::seconds(30))); !s) {
     return s;
   }
