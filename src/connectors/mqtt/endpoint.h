@@ -1,7 +1,8 @@
-// The `mqtt` endpoint: an MQTT broker (v5 or 3.1.1) reached with libmosquitto
-// 2.0. As a record source it subscribes to topic filters with a persistent
-// session (source.h); as a target it publishes at QoS 1 and waits for the
-// PUBACKs (sink.h). Messages travel as core/message.h describes; the mapping
+// The `mqtt` endpoint: an MQTT broker (v5 or 3.1.1). As a record source it
+// subscribes to topic filters with a persistent session and acknowledges in
+// release() (source.h, with its own client: receiver.h); as a target it
+// publishes at QoS 1 with libmosquitto 2.0 and waits for the PUBACKs
+// (sink.h). Messages travel as core/message.h describes; the mapping
 // to MQTT is in convert.h.
 //
 // Created by the registry from an endpoint's config (factory.cc); shared by the
