@@ -25,6 +25,9 @@ packages=(
   # RabbitMQ for the message tests, the client library the connector links, and
   # the AMQP client the tests publish and consume with
   rabbitmq-server librabbitmq-dev python3-pika
+  # Mosquitto (MQTT broker) for the message tests, its command-line clients, the
+  # client library the connector links, and the MQTT client the tests use
+  mosquitto mosquitto-clients libmosquitto-dev python3-paho-mqtt
   # Kafka client library (its mock cluster serves the tests: Debian has no Kafka broker)
   librdkafka-dev
 )

@@ -19,5 +19,6 @@ void register_nats(engine::Registry& registry);
 void register_rabbitmq(engine::Registry& registry);
 void register_kafka(engine::Registry& registry);
 void register_sqs(engine::Registry& registry);
+void register_mqtt(engine::Registry& registry);
 
 }  // namespace megasync::connectors

@@ -19,6 +19,7 @@ void register_all(Registry& registry) {
   connectors::register_rabbitmq(registry);
   connectors::register_kafka(registry);
   connectors::register_sqs(registry);
+  connectors::register_mqtt(registry);
   sync::objects::register_object_sync(registry);
   sync::records::register_record_sync(registry);
 }

@@ -558,3 +558,36 @@ def rabbitmq_ctl(action: str) -> None:
     if result.returncode != 0:
         raise SqlError(f"rabbitmq-ctl.sh {action} failed: {result.stderr.strip()}",
                        result.stderr)
+
+# --- Mosquitto (MQTT) -------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class MosquittoServer:
+    """The harness's Mosquitto broker (tests/services/start.sh)."""
+    host: str
+    port: int
+    message_size_limit: int
+
+
+def mosquitto() -> MosquittoServer:
+    values = _settings()
+    try:
+        return MosquittoServer(host=values["MEGASYNC_MOSQUITTO_HOST"],
+                               port=int(values["MEGASYNC_MOSQUITTO_PORT"]),
+                               message_size_limit=int(
+                                   values["MEGASYNC_MOSQUITTO_MESSAGE_SIZE_LIMIT"]))
+    except KeyError:
+        raise ServicesNotRunning(
+            "no settings for mosquitto (MEGASYNC_MOSQUITTO_PORT): run tests/services/start.sh "
+            f"(settings come from the environment or {env_file()})") from None
+
+
+def mosquitto_ctl(action: str) -> None:
+    """Stops, starts or restarts the broker (tests/services/mosquitto-ctl.sh);
+    raises on failure."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "services",
+                          "mosquitto-ctl.sh")
+    result = subprocess.run([script, action], capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        raise SqlError(f"mosquitto-ctl.sh {action} failed: {result.stderr.strip()}",
+                       result.stderr)

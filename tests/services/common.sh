@@ -450,3 +450,98 @@ rabbitmq_env_lines() {
   echo "MEGASYNC_RABBITMQ_PASSWORD=$SUPER_PASSWORD"
   echo "MEGASYNC_RABBITMQ_URL=amqp://$SUPER_USER:$SUPER_PASSWORD@$HOST:$RABBITMQ_PORT/"
 }
+
+# --- Mosquitto (mosquitto) ----------------------------------------------------
+# One Mosquitto 2.0 broker with persistence: its folder $STATE/mosquitto holds
+# mosquitto.conf (rewritten at every start), data/ (mosquitto.db: retained
+# messages, persistent sessions and their queued QoS 1 messages, written at a
+# clean shutdown and every autosave_interval; kept across a restart),
+# mosquitto.log and mosquitto.pid. Run as root it would drop to the `mosquitto`
+# user, which cannot write data/: it is told to stay root. Stopped by PID
+# (SIGTERM: it saves its database).
+# message_size_limit: the tests' oversize message (a v5 client gets a PUBACK
+# with reason 0x95 "packet too large" instead of a silent drop).
+MOSQUITTO="${MEGASYNC_MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}"
+MOSQUITTO_PORT="${MEGASYNC_MOSQUITTO_PORT:-21883}"
+MOSQUITTO_MESSAGE_SIZE_LIMIT=1048576
+[[ "$MOSQUITTO_PORT" =~ ^[0-9]+$ ]] || services_die "bad port '$MOSQUITTO_PORT'"
+
+# The PID of our running broker (empty when not running).
+mosquitto_pid() {
+  local pid
+  pid="$(cat "$STATE/mosquitto/mosquitto.pid" 2>/dev/null || true)"
+  if [ -n "$pid" ] && pid_alive "$pid" && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = mosquitto ]; then
+    echo "$pid"
+  fi
+}
+
+# Starts the broker (idempotent) and waits until it takes a publish.
+mosquitto_start() {  # mosquitto_start [PORT]
+  local port=${1:-$MOSQUITTO_PORT} dir="$STATE/mosquitto" pid="" deadline
+  [ -x "$MOSQUITTO" ] || services_die "no mosquitto: run scripts/install-deps.sh"
+  command -v mosquitto_pub >/dev/null || services_die "no mosquitto_pub: run scripts/install-deps.sh"
+  mkdir -p "$dir/data"
+  echo "$port" >"$dir/port"  # for mosquitto-ctl.sh, which may run without the variables
+  if [ -n "$(mosquitto_pid)" ]; then
+    echo "services: mosquitto already running"
+  else
+    port_open "$port" &&
+      services_die "mosquitto: port $port is in use by another program; choose another with MEGASYNC_MOSQUITTO_PORT=..."
+    {
+      echo "# Written by tests/services (common.sh)"
+      echo "listener $port $HOST"
+      echo "allow_anonymous true"
+      echo "persistence true"
+      echo "persistence_location $dir/data/"
+      echo "autosave_interval 1"
+      echo "max_queued_messages 0"
+      echo "message_size_limit $MOSQUITTO_MESSAGE_SIZE_LIMIT"
+      echo "log_dest file $dir/mosquitto.log"
+      echo "log_type error"
+      echo "log_type warning"
+      echo "log_type notice"
+      echo "log_type information"
+      echo "pid_file $dir/mosquitto.pid"
+      if is_root; then echo "user root"; fi
+    } >"$dir/mosquitto.conf"
+    rm -f "$dir/mosquitto.pid"
+    setsid "$MOSQUITTO" -c "$dir/mosquitto.conf" </dev/null >>"$dir/stdout.log" 2>&1 9>&- &
+    pid=$!
+  fi
+  deadline=$((SECONDS + READY_TIMEOUT))
+  until mosquitto_pub -h "$HOST" -p "$port" -t megasync/ready -n -q 1 >/dev/null 2>&1; do
+    if [ -n "$pid" ] && ! pid_alive "$pid"; then
+      tail -n 30 "$dir/stdout.log" "$dir/mosquitto.log" >&2 2>/dev/null || true
+      services_die "mosquitto: exited while starting"
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      tail -n 30 "$dir/mosquitto.log" >&2 || true
+      services_die "mosquitto: not answering on $HOST:$port after ${READY_TIMEOUT}s"
+    fi
+    sleep 0.1
+  done
+  echo "services: mosquitto ready on $HOST:$port"
+}
+
+# Stops the broker (SIGTERM: it saves its database first).
+mosquitto_stop() {
+  local pid deadline
+  pid="$(mosquitto_pid)"
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid"
+  deadline=$((SECONDS + READY_TIMEOUT))
+  while pid_alive "$pid" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+  if pid_alive "$pid"; then
+    echo "services: mosquitto did not stop; killing it" >&2
+    kill -KILL "$pid" || true
+    return 1
+  fi
+  rm -f "$STATE/mosquitto/mosquitto.pid"
+  echo "services: mosquitto stopped"
+}
+
+mosquitto_env_lines() {
+  echo "MEGASYNC_MOSQUITTO_HOST=$HOST"
+  echo "MEGASYNC_MOSQUITTO_PORT=$MOSQUITTO_PORT"
+  echo "MEGASYNC_MOSQUITTO_MESSAGE_SIZE_LIMIT=$MOSQUITTO_MESSAGE_SIZE_LIMIT"
+}

@@ -8,6 +8,7 @@
 #   redis-a, redis-b  Redis 7 (no persistence)      ports 23379, 23380
 #   nats        nats-server 2.9 with JetStream      port  24222 (monitoring 28222)
 #   rabbitmq    RabbitMQ 3.10 (+ management, shovel) AMQP 25673, management 25675
+#   mosquitto   Mosquitto 2.0 (MQTT, persistence)   port  21883
 # Each gets the users megasync (superuser) and megasync_limited, and the database
 # megasync_test. Data, logs and sockets live under $MEGASYNC_SERVICES_DIR
 # (default build/services); the connection settings are written to its `env`
@@ -273,9 +274,10 @@ redis_start redis-a & redis_a=$!
 redis_start redis-b & redis_b=$!
 nats_start "$NATS_PORT" "$NATS_MONITOR_PORT" & nats=$!
 rabbitmq_start & rabbitmq=$!
+mosquitto_start & mosquitto=$!
 failed=0
 for job in "$pg_a" "$pg_b" "$pg_c" "$maria" "$s3" "$azurite" "$fauxqs" "$redis_a" "$redis_b" "$nats" \
-  "$rabbitmq"; do
+  "$rabbitmq" "$mosquitto"; do
   wait "$job" || failed=1
 done
 [ "$failed" -eq 0 ] || services_die "starting failed (logs under $STATE); stop with tests/services/stop.sh"
@@ -301,6 +303,7 @@ done
   redis_env_lines
   nats_env_lines
   rabbitmq_env_lines
+  mosquitto_env_lines
 } >"$ENV_FILE.tmp"
 mv "$ENV_FILE.tmp" "$ENV_FILE"
 echo "services: all ready in $(elapsed)s; settings in $ENV_FILE"

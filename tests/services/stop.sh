@@ -66,6 +66,7 @@ done
 nats_stop || failed=1
 
 rabbitmq_stop || failed=1
+mosquitto_stop || failed=1
 
 if [ "$purge" -eq 1 ] && [ "$failed" -eq 0 ]; then
   for name in pg-a pg-b pg-c; do rm -rf "$(pg_home "$name")"; done
