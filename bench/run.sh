@@ -13,10 +13,11 @@
 #   BENCH_BATCH_SIZE    batch_size of the database job (default: the job kind's default)
 #   BENCH_TRANSFERS     transfers of the storage job (default: the job kind's default)
 #   BENCH_IDLE_SECONDS  how long the daemon idles before RSS is read (default 10)
-#   BENCH_ONLY          space-separated subset of: sqlite fs idle pg objects messages (default all)
+#   BENCH_ONLY          space-separated subset of: sqlite fs idle pg objects messages redis (default all)
 #   BENCH_PG_*          the PostgreSQL workloads (pg), see bench/postgres.sh
 #   BENCH_OBJ_*         the object store workloads (objects), see bench/objects.sh
 #   BENCH_MSG_*         the RabbitMQ relay against the shovel (messages), see bench/messages.sh
+#   BENCH_REDIS_*       the Redis initial sync against REPLICAOF (redis), see bench/redis.sh
 #   BENCH_KEEP=1        keep the temporary work folder (its path is printed)
 set -euo pipefail
 
@@ -26,7 +27,7 @@ cd "$repo"
 rows="${BENCH_ROWS:-1000000}"
 files="${BENCH_FILES:-10000}"
 idle_seconds="${BENCH_IDLE_SECONDS:-10}"
-only="${BENCH_ONLY:-sqlite fs idle pg objects messages}"
+only="${BENCH_ONLY:-sqlite fs idle pg objects messages redis}"
 bin="${MEGASYNC_BIN:-build/release/megasync}"
 
 if [ ! -x "$bin" ]; then
@@ -293,6 +294,17 @@ if want messages; then
   while IFS= read -r line; do
     [ -n "$line" ] && results+=("$line")
   done <<<"$messages_lines"
+fi
+
+# 7. Redis against its own full resync (REPLICAOF): its own script and servers.
+if want redis; then
+  redis_status=0
+  redis_lines="$(MEGASYNC_BIN="$bin" BENCH_WORK="$work" BENCH_TABLE_ONLY=1 "$repo/bench/redis.sh")" ||
+    redis_status=$?
+  [ "$redis_status" -eq 0 ] || failed=1
+  while IFS= read -r line; do
+    [ -n "$line" ] && results+=("$line")
+  done <<<"$redis_lines"
 fi
 
 echo
