@@ -144,6 +144,18 @@ jobs:
         verify = run_cli(["verify", "-c", self.config, self.job], cwd=self.tmp, timeout=300)
         self.assert_exit(verify, EXIT_OK)
 
+    def test_parallel_chunks_arrive_in_table_order(self):
+        # Without writes, the rows reach the target in the source's physical
+        # order (here the key's), whichever worker read them: the target's
+        # key index then fills at its right edge, as from a single COPY.
+        self.sync()
+        self.assertEqual(self.rows(self.pg_b, "items"), self.rows(self.pg, "items"))
+        out_of_order = services.psql(self.pg_b, f"""
+            SELECT count(*) FROM (SELECT id, lag(id) OVER (ORDER BY ctid) AS before
+                                  FROM {self.schema}.items) x
+            WHERE id < before""")[0][0]
+        self.assertEqual(int(out_of_order), 0)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -88,7 +88,9 @@ ParallelSnapshot::ParallelSnapshot(std::string conninfo, std::string snapshot,
       snapshot_(std::move(snapshot)),
       schemas_(std::move(schemas)),
       chunks_(std::move(chunks)),
-      options_(options) {}
+      options_(options),
+      rows_(chunks_.size()),
+      read_(chunks_.size(), false) {}
 
 ParallelSnapshot::~ParallelSnapshot() {
   {
@@ -133,14 +135,11 @@ Status ParallelSnapshot::read_chunks(Connection& db) {
   std::vector<std::optional<std::string>> fields;
   std::vector<Change> rows;
   while (true) {
-    std::size_t chunk_index = 0;
-    {
-      std::lock_guard lock(mutex_);
-      if (stop_ || next_chunk_ == chunks_.size()) {
-        return ok();
-      }
-      chunk_index = next_chunk_++;
+    const std::optional<std::size_t> taken = take_chunk();
+    if (!taken) {
+      return ok();
     }
+    const std::size_t chunk_index = *taken;
     const SnapshotChunk& chunk = chunks_[chunk_index];
     const CollectionSchema& schema = schemas_[chunk.table];
     const std::string columns = column_list(schema);
@@ -206,7 +205,7 @@ Status ParallelSnapshot::read_chunks(Connection& db) {
         change.fields.emplace_hint(change.fields.end(), schema.columns[c].name, std::move(value));
       }
       rows.push_back(std::move(change));
-      if (rows.size() >= kPushRows && !push(rows)) {
+      if (rows.size() >= kPushRows && !push(chunk_index, rows)) {
         return make_error(ErrorCode::kCancelled, "snapshot stopped");
       }
       return ok();
@@ -214,20 +213,44 @@ Status ParallelSnapshot::read_chunks(Connection& db) {
     if (!copied) {
       return fail(copied.error().with_context(fmt::format("snapshot {}", schema.name)));
     }
-    if (!rows.empty() && !push(rows)) {
+    if (!rows.empty() && !push(chunk_index, rows)) {
       return ok();
     }
+    finish_chunk(chunk_index);
   }
 }
 
-bool ParallelSnapshot::push(std::vector<Change>& rows) {
+std::optional<std::size_t> ParallelSnapshot::take_chunk() {
   std::unique_lock lock(mutex_);
-  changed_.wait(lock, [&] { return stop_ || rows_.size() < options_.queue_rows; });
+  const auto window = static_cast<std::size_t>(options_.parallelism);
+  changed_.wait(lock, [&] {
+    return stop_ || next_chunk_ == chunks_.size() || next_chunk_ < current_ + window;
+  });
+  if (stop_ || next_chunk_ == chunks_.size()) {
+    return std::nullopt;
+  }
+  return next_chunk_++;
+}
+
+void ParallelSnapshot::finish_chunk(std::size_t chunk) {
+  std::lock_guard lock(mutex_);
+  read_[chunk] = true;
+  changed_.notify_all();
+}
+
+bool ParallelSnapshot::push(std::size_t chunk, std::vector<Change>& rows) {
+  std::unique_lock lock(mutex_);
+  // The chunk handed out may fill the queue; one ahead of it its share.
+  const std::size_t ahead = std::max<std::size_t>(
+      options_.queue_rows / static_cast<std::size_t>(options_.parallelism), kPushRows);
+  changed_.wait(lock, [&] {
+    return stop_ || rows_[chunk].size() < (chunk == current_ ? options_.queue_rows : ahead);
+  });
   if (stop_) {
     return false;
   }
   for (Change& change : rows) {
-    rows_.push_back(std::move(change));
+    rows_[chunk].push_back(std::move(change));
   }
   rows.clear();
   changed_.notify_all();
@@ -236,18 +259,44 @@ bool ParallelSnapshot::push(std::vector<Change>& rows) {
 
 Result<std::vector<Change>> ParallelSnapshot::next(std::size_t max_rows) {
   std::unique_lock lock(mutex_);
-  changed_.wait(lock, [&] { return error_ || !rows_.empty() || running_ == 0; });
-  if (error_) {
-    return fail(*error_);
-  }
   std::vector<Change> out;
-  const std::size_t n = std::min(std::max<std::size_t>(max_rows, 1), rows_.size());
-  out.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(std::move(rows_.front()));
-    rows_.pop_front();
+  const std::size_t want = std::max<std::size_t>(max_rows, 1);
+  while (out.size() < want) {
+    // Read chunks are passed (a finished one before any other is handed out).
+    bool advanced = false;
+    while (current_ < chunks_.size() && read_[current_] && rows_[current_].empty()) {
+      ++current_;
+      advanced = true;
+    }
+    if (advanced) {
+      changed_.notify_all();  // a chunk ahead may now fill, a worker start one
+    }
+    if (error_) {
+      return fail(*error_);
+    }
+    if (current_ == chunks_.size()) {
+      break;
+    }
+    std::deque<Change>& rows = rows_[current_];
+    if (rows.empty()) {
+      if (!out.empty()) {
+        break;  // what is there now, rather than a wait
+      }
+      if (running_ == 0) {
+        // Every worker ended, and not on an error: only a stop does that.
+        return make_error(ErrorCode::kCancelled, "snapshot stopped");
+      }
+      changed_.wait(lock);
+      continue;
+    }
+    const std::size_t n = std::min(want - out.size(), rows.size());
+    out.reserve(out.size() + n);
+    for (std::size_t i = 0; i < n; ++i) {
+      out.push_back(std::move(rows.front()));
+      rows.pop_front();
+    }
+    changed_.notify_all();
   }
-  changed_.notify_all();
   return out;
 }
 
