@@ -39,8 +39,11 @@ Result<std::vector<SnapshotChunk>> plan_table(Connection& db, std::size_t index,
   const std::int64_t step =
       std::max(options.min_chunk_pages,
                pages / std::max<std::int64_t>(1, options.parallelism * kChunksPerWorker) + 1);
-  if (!plain || pages < 2 * step) {
-    out.push_back(SnapshotChunk{.table = index});  // partitioned or small: whole
+  // One worker reads the whole table with a plain COPY: a TID range scan costs
+  // the server about twice a sequential scan a row, which only parallel
+  // workers make up for.
+  if (!plain || pages < 2 * step || options.parallelism == 1) {
+    out.push_back(SnapshotChunk{.table = index});  // partitioned, small or one worker: whole
     return out;
   }
   for (std::int64_t first = 0; first < pages; first += step) {

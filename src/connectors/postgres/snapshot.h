@@ -3,7 +3,8 @@
 //
 // The tables are cut into chunks by physical position (ctid page ranges, which
 // PostgreSQL 14+ scans directly with a TID range scan): a table of N pages
-// becomes about parallelism × 8 chunks of at least 1024 pages, a small one a
+// becomes about parallelism × 8 chunks of at least 1024 pages, a small one (or
+// any, with one worker: a plain COPY is cheaper than a TID range scan) a
 // single chunk. Each worker has its own connection, imports the snapshot
 // (SET TRANSACTION SNAPSHOT), so every chunk is read as of the same instant, and
 // streams its chunks with COPY (SELECT ... WHERE ctid >= ... AND ctid < ...)
