@@ -26,8 +26,7 @@ class RecordReader {
  public:
   // One row: its key values in the schema's primary-key order, and the values
   // of the schema's columns this side has (a column it lacks is absent).
-  using Visit =
-      std::function<Status(std::vector<Value>& key, Fields& fields)>;
+  using Visit = std::function<Status(std::vector<Value>& key, Fields& fields)>;
 
   virtual ~RecordReader() = default;
 

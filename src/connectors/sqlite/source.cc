@@ -265,8 +265,8 @@ Result<std::optional<Batch>> SqliteSource::next_snapshot(std::size_t max_changes
   return std::optional<Batch>(std::move(batch));
 }
 
-Result<std::optional<Fields>> SqliteSource::read_row(
-    const CollectionSchema& schema, const std::vector<Value>& key) {
+Result<std::optional<Fields>> SqliteSource::read_row(const CollectionSchema& schema,
+                                                     const std::vector<Value>& key) {
   std::string where;
   for (std::size_t i = 0; i < schema.primary_key.size(); ++i) {
     where += fmt::format("{}{} = ?", i == 0 ? "" : " AND ", quote_ident(schema.primary_key[i]));

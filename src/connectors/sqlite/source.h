@@ -58,7 +58,7 @@ class SqliteSource : public RecordSource {
   Result<std::optional<Statement>> open_table_scan(const CollectionSchema& schema);
   // The current row of `schema` with `key`, or nullopt when it no longer exists.
   Result<std::optional<Fields>> read_row(const CollectionSchema& schema,
-                                                               const std::vector<Value>& key);
+                                         const std::vector<Value>& key);
 
   std::unique_ptr<Connection> db_;
   std::string job_;

@@ -156,28 +156,28 @@ Status read_selected(const Round& round, const std::set<std::string>& server,
                      const std::map<std::string, const CollectionSchema*>& schemas,
                      const LeafStream& stream, bool keep_fields, Seen& seen,
                      std::map<std::string, std::int64_t>& pulled) {
-  return stream(round.leaves,
-                [&](const std::string& collection, std::vector<Value>& key,
-                    Fields& fields) -> Status {
-                  ++pulled[collection];
-                  auto flags = round.flags.find(collection);
-                  if (flags == round.flags.end()) {
-                    return ok();
-                  }
-                  std::string encoded = encode_comparable_key(key);
-                  if (!server.contains(collection) &&
-                      !flags->second[RangeDigest::leaf_of(hash_of(encoded))]) {
-                    return ok();
-                  }
-                  SeenRow row;
-                  row.hash = row_hash_of(*schemas.at(collection), encoded, fields);
-                  row.key = key;
-                  if (keep_fields) {
-                    row.fields = std::move(fields);
-                  }
-                  seen[collection][std::move(encoded)] = std::move(row);
-                  return ok();
-                });
+  return stream(
+      round.leaves,
+      [&](const std::string& collection, std::vector<Value>& key, Fields& fields) -> Status {
+        ++pulled[collection];
+        auto flags = round.flags.find(collection);
+        if (flags == round.flags.end()) {
+          return ok();
+        }
+        std::string encoded = encode_comparable_key(key);
+        if (!server.contains(collection) &&
+            !flags->second[RangeDigest::leaf_of(hash_of(encoded))]) {
+          return ok();
+        }
+        SeenRow row;
+        row.hash = row_hash_of(*schemas.at(collection), encoded, fields);
+        row.key = key;
+        if (keep_fields) {
+          row.fields = std::move(fields);
+        }
+        seen[collection][std::move(encoded)] = std::move(row);
+        return ok();
+      });
 }
 
 void note_key(std::vector<std::string>& listed, std::size_t limit, const std::vector<Value>& key) {
@@ -261,16 +261,16 @@ Result<Digests> digest(const std::vector<CollectionSchema>& schemas, const RowSt
     digests[schema.name];
     by_name[schema.name] = &schema;
   }
-  Status read = stream([&](const std::string& collection, std::vector<Value>& key,
-                           Fields& fields) -> Status {
-    auto schema = by_name.find(collection);
-    if (schema == by_name.end()) {
-      return ok();
-    }
-    const std::string encoded = encode_comparable_key(key);
-    digests[collection].add(hash_of(encoded), row_hash_of(*schema->second, encoded, fields));
-    return ok();
-  });
+  Status read =
+      stream([&](const std::string& collection, std::vector<Value>& key, Fields& fields) -> Status {
+        auto schema = by_name.find(collection);
+        if (schema == by_name.end()) {
+          return ok();
+        }
+        const std::string encoded = encode_comparable_key(key);
+        digests[collection].add(hash_of(encoded), row_hash_of(*schema->second, encoded, fields));
+        return ok();
+      });
   if (!read) {
     return fail(read.error());
   }

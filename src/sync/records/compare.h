@@ -85,8 +85,8 @@ class RangeDigest {
 // One side's rows, as the target should name them: calls `visit` once per row
 // with its collection, key and fields. Each call of a RowStream reads the side
 // afresh (a verification reads a side once, and again for differing ranges).
-using RowVisit = std::function<Status(const std::string& collection, std::vector<Value>& key,
-                                      Fields& fields)>;
+using RowVisit =
+    std::function<Status(const std::string& collection, std::vector<Value>& key, Fields& fields)>;
 using RowStream = std::function<Status(const RowVisit& visit)>;
 
 // The leaves to read again, per collection (sorted).

@@ -43,18 +43,17 @@ RowStream source_rows(RecordReader& reader, const std::vector<CollectionSchema>&
     };
     Status read = ok();
     for (const CollectionSchema& schema : schemas) {
-      read = reader.scan(
-          schema, [&](std::vector<Value>& key, Fields& fields) -> Status {
-            if (ctx.cancel.cancelled()) {
-              return cancelled_error(ctx);
-            }
-            Change change;
-            change.collection = schema.name;
-            change.key = std::move(key);
-            change.fields = std::move(fields);
-            batch.changes.push_back(std::move(change));
-            return batch.changes.size() >= kTransformBatch ? flush() : ok();
-          });
+      read = reader.scan(schema, [&](std::vector<Value>& key, Fields& fields) -> Status {
+        if (ctx.cancel.cancelled()) {
+          return cancelled_error(ctx);
+        }
+        Change change;
+        change.collection = schema.name;
+        change.key = std::move(key);
+        change.fields = std::move(fields);
+        batch.changes.push_back(std::move(change));
+        return batch.changes.size() >= kTransformBatch ? flush() : ok();
+      });
       if (!read) {
         break;
       }
@@ -76,13 +75,12 @@ RowStream target_rows(RecordReader& reader, const std::vector<CollectionSchema>&
     }
     Status read = ok();
     for (const CollectionSchema& schema : schemas) {
-      read = reader.scan(
-          schema, [&](std::vector<Value>& key, Fields& fields) -> Status {
-            if (ctx.cancel.cancelled()) {
-              return cancelled_error(ctx);
-            }
-            return visit(schema.name, key, fields);
-          });
+      read = reader.scan(schema, [&](std::vector<Value>& key, Fields& fields) -> Status {
+        if (ctx.cancel.cancelled()) {
+          return cancelled_error(ctx);
+        }
+        return visit(schema.name, key, fields);
+      });
       if (!read) {
         break;
       }
@@ -220,14 +218,13 @@ struct Side {
           if (!server.contains(schema.name) || selected == leaves.end()) {
             continue;
           }
-          read = reader.scan_leaves(
-              schema, RangeDigest::kLeafBits, selected->second,
-              [&](std::vector<Value>& key, Fields& fields) -> Status {
-                if (ctx.cancel.cancelled()) {
-                  return cancelled_error(ctx);
-                }
-                return visit(schema.name, key, fields);
-              });
+          read = reader.scan_leaves(schema, RangeDigest::kLeafBits, selected->second,
+                                    [&](std::vector<Value>& key, Fields& fields) -> Status {
+                                      if (ctx.cancel.cancelled()) {
+                                        return cancelled_error(ctx);
+                                      }
+                                      return visit(schema.name, key, fields);
+                                    });
           if (!read) {
             break;
           }

@@ -44,8 +44,7 @@ TEST_F(PgRelationCacheTest, InsertBecomesUpsertWithKeyAndFields) {
   EXPECT_EQ(out[0].collection, "t");
   EXPECT_EQ(out[0].key, (std::vector<Value>{std::int64_t{1}}));
   EXPECT_EQ(out[0].fields,
-            (Fields{
-                {"id", std::int64_t{1}}, {"name", Value()}, {"body", std::string("hello")}}));
+            (Fields{{"id", std::int64_t{1}}, {"name", Value()}, {"body", std::string("hello")}}));
   EXPECT_TRUE(out[0].position.empty());  // the caller sets the transaction's position
 }
 

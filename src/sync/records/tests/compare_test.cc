@@ -138,8 +138,7 @@ TEST(RowHash, DecimalsCompareByValue) {
 TEST(RowHash, AnAbsentColumnDiffersFromNull) {
   const CollectionSchema schema = people();
   const std::vector<Value> key{Value(std::int64_t{1})};
-  Fields with_null{
-      {"id", key[0]}, {"name", Value(std::string("a"))}, {"active", Value()}};
+  Fields with_null{{"id", key[0]}, {"name", Value(std::string("a"))}, {"active", Value()}};
   Fields without{{"id", key[0]}, {"name", Value(std::string("a"))}};
   EXPECT_NE(row_hash(schema, key, with_null), row_hash(schema, key, without));
 }
