@@ -23,6 +23,7 @@ import socket
 import sqlite3
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 import urllib.error
@@ -360,6 +361,24 @@ class DaemonTestCase(unittest.TestCase):
         self.addCleanup(daemon.kill)
         daemon.start()
         return daemon
+
+    def kill_under_load(self, config: Callable[[int], str], load: "threading.Thread",
+                        stop: Optional["threading.Event"], kills: int,
+                        delay: tuple, rng: random.Random) -> None:
+        """The crash tests' loop: starts `load` (a thread writing to the source),
+        then starts the daemon on `config` and kills it with SIGKILL `kills`
+        times, each after a random delay drawn from `delay`; at the end sets
+        `stop` (when given) and waits for the load to end."""
+        load.start()
+        try:
+            for _ in range(kills):
+                daemon = self.start_daemon(config)
+                time.sleep(rng.uniform(*delay))  # the kill moment (not a wait)
+                daemon.kill()
+        finally:
+            if stop is not None:
+                stop.set()
+            load.join()
 
     def assert_no_sanitizer_report(self, daemon: Daemon) -> None:
         log = daemon.stderr()

@@ -127,15 +127,7 @@ class KafkaMessagesTest(DaemonTestCase):
         kh.produce(self.mock.bootstrap, "crash_in", [("", "first", b"x", {})])
         published.append("first")
         thread = threading.Thread(target=producer)
-        thread.start()
-        try:
-            for _ in range(KILLS):
-                daemon = self.start_daemon(config)
-                time.sleep(rng.uniform(*KILL_DELAY))  # the kill moment (not a wait)
-                daemon.kill()
-        finally:
-            stop.set()
-            thread.join()
+        self.kill_under_load(config, thread, stop, KILLS, KILL_DELAY, rng)
         before = len(kh.consume(self.mock.bootstrap, "crash_out", 10**6, 2000))
         daemon = self.start_daemon(config)
         expected = set(published)

@@ -86,21 +86,13 @@ class MqttCrashTest(DaemonTestCase):
                      + mh.endpoint("mqtt_out", self.mosquitto, topic=f'"{self.topic}/{{topic}}"'))
         return mh.config("crash", "broker_in", endpoints, port, batch_size=100)
 
-    def kill_under_load(self, config, publisher) -> None:
+    def crash_and_check(self, config, publisher) -> None:
         """Runs `publisher` in a thread while the daemon (`config`) is started
         and SIGKILLed KILLS times, then runs it once more and waits until every
         published id reached the subscriber."""
         stop = threading.Event()
         thread = threading.Thread(target=publisher, args=(stop,))
-        thread.start()
-        try:
-            for _ in range(KILLS):
-                daemon = self.start_daemon(config)
-                time.sleep(self.rng.uniform(*KILL_DELAY))  # the kill moment (not a wait)
-                daemon.kill()
-        finally:
-            stop.set()
-            thread.join()
+        self.kill_under_load(config, thread, stop, KILLS, KILL_DELAY, self.rng)
         daemon = self.start_daemon(config)
         expected = list(self.published)
         wait_for(lambda: self.sub.has_all(expected), CONVERGE_TIMEOUT,
@@ -116,7 +108,7 @@ class MqttCrashTest(DaemonTestCase):
 
     def test_rabbitmq_to_mqtt_kill_9_under_load_loses_nothing(self):
         self.rabbit_queue()
-        self.kill_under_load(self.rabbit_config, self.rabbit_publisher)
+        self.crash_and_check(self.rabbit_config, self.rabbit_publisher)
 
     def mqtt_publisher(self, stop: threading.Event) -> None:
         """About 1000 messages a second, in bursts of 20 (each burst waits for
@@ -154,7 +146,7 @@ class MqttCrashTest(DaemonTestCase):
         finally:
             pub.close()
         daemon.kill()
-        self.kill_under_load(self.mqtt_config, self.mqtt_publisher)
+        self.crash_and_check(self.mqtt_config, self.mqtt_publisher)
 
 if __name__ == "__main__":
     import unittest

@@ -104,15 +104,7 @@ jobs:
         stop = threading.Event()
         acked: list = []
         thread = threading.Thread(target=self.publisher, args=(stop, acked))
-        thread.start()
-        try:
-            for _ in range(KILLS):
-                daemon = self.start_daemon(self.config)
-                time.sleep(self.rng.uniform(*KILL_DELAY))  # the kill moment (not a wait)
-                daemon.kill()
-        finally:
-            stop.set()
-            thread.join()
+        self.kill_under_load(self.config, thread, stop, KILLS, KILL_DELAY, self.rng)
         self.assertGreater(len(acked), 1000)
         daemon = self.start_daemon(self.config)
         want = set(acked)

@@ -94,15 +94,7 @@ jobs:
         self.src.pipeline([("SET", f"k{i}", i) for i in range(KEYS)])
         stop = threading.Event()
         thread = threading.Thread(target=self.writer, args=(stop, random.Random(self.seed)))
-        thread.start()
-        try:
-            for _ in range(KILLS):
-                daemon = self.start_daemon(self.config_text)
-                time.sleep(self.rng.uniform(*KILL_DELAY))  # the kill moment (not a wait)
-                daemon.kill()
-        finally:
-            stop.set()
-            thread.join()
+        self.kill_under_load(self.config_text, thread, stop, KILLS, KILL_DELAY, self.rng)
         daemon = self.start_daemon(self.config_text)
 
         def equal():

@@ -115,15 +115,7 @@ class RedisStreamsTest(DaemonTestCase):
         stop = threading.Event()
         produced: list = []
         thread = threading.Thread(target=self.producer, args=(stop, produced))
-        thread.start()
-        try:
-            for _ in range(KILLS):
-                daemon = self.start_daemon(text)
-                time.sleep(rng.uniform(*KILL_DELAY))  # the kill moment (not a wait)
-                daemon.kill()
-        finally:
-            stop.set()
-            thread.join()
+        self.kill_under_load(text, thread, stop, KILLS, KILL_DELAY, rng)
         expected = set(produced)
         daemon = self.start_daemon(text)
 

@@ -79,15 +79,7 @@ class SqsCrashTest(DaemonTestCase):
     def test_kill_9_under_load_loses_nothing(self):
         stop = threading.Event()
         thread = threading.Thread(target=self.publisher, args=(stop,))
-        thread.start()
-        try:
-            for _ in range(KILLS):
-                daemon = self.start_daemon(self.config)
-                time.sleep(self.rng.uniform(*KILL_DELAY))  # the kill moment (not a wait)
-                daemon.kill()
-        finally:
-            stop.set()
-            thread.join()
+        self.kill_under_load(self.config, thread, stop, KILLS, KILL_DELAY, self.rng)
         daemon = self.start_daemon(self.config)
         got = rh.Collector(self.server, DST)
         expected = list(self.published)
