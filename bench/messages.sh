@@ -146,10 +146,22 @@ jobs:
     targets: [broker_out]
     batch_size: 500
 EOF
+# A `sync` run ends once the source looks caught up: no delivery within
+# 200 ms, which a loaded machine can hit mid-queue. The runs it takes until
+# bench_out holds every message are timed together.
 m_secs=""
-if run_timed "megasync sync" "$work/megasync.log" "$bin" sync -c "$work/megasync.yaml" relay; then
-  m_secs="$secs"
-fi
+m_total=0
+for attempt in 1 2 3 4 5; do
+  run_timed "megasync sync" "$work/megasync.log" "$bin" sync -c "$work/megasync.yaml" relay ||
+    break
+  m_total="$(awk -v a="$m_total" -v b="$secs" 'BEGIN { printf "%.3f", a + b }')"
+  got="$(amqp count bench_out)"
+  if [ "$got" -ge "$count" ]; then
+    m_secs="$m_total"
+    [ "$attempt" = 1 ] || log "megasync: $attempt sync runs to relay every message"
+    break
+  fi
+done
 got="$(amqp count bench_out)"
 if [ "$got" -lt "$count" ]; then
   log "megasync: bench_out holds $got of $count messages"
