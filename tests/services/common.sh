@@ -253,21 +253,26 @@ nats_start() {  # nats_start [PORT MONITOR_PORT]
   echo "services: nats ready on port $port"
 }
 
-# Stops nats-server (SIGTERM: JetStream flushes its store).
-nats_stop() {
-  local pid deadline
-  pid="$(nats_pid)"
+# Stops a server by its pid: SIGTERM, then SIGKILL (and status 1) if it is
+# still there after READY_TIMEOUT; removes PIDFILE once it is gone.
+stop_by_pid() {  # stop_by_pid NAME PID PIDFILE
+  local name="$1" pid="$2" pidfile="$3" deadline
   [ -n "$pid" ] || return 0
   kill -TERM "$pid"
   deadline=$((SECONDS + READY_TIMEOUT))
   while pid_alive "$pid" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
   if pid_alive "$pid"; then
-    echo "services: nats did not stop; killing it" >&2
+    echo "services: $name did not stop; killing it" >&2
     kill -KILL "$pid" || true
     return 1
   fi
-  rm -f "$STATE/nats/nats.pid"
-  echo "services: nats stopped"
+  rm -f "$pidfile"
+  echo "services: $name stopped"
+}
+
+# Stops nats-server (SIGTERM: JetStream flushes its store).
+nats_stop() {
+  stop_by_pid nats "$(nats_pid)" "$STATE/nats/nats.pid"
 }
 
 nats_env_lines() {
@@ -525,19 +530,7 @@ mosquitto_start() {  # mosquitto_start [PORT]
 
 # Stops the broker (SIGTERM: it saves its database first).
 mosquitto_stop() {
-  local pid deadline
-  pid="$(mosquitto_pid)"
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid"
-  deadline=$((SECONDS + READY_TIMEOUT))
-  while pid_alive "$pid" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
-  if pid_alive "$pid"; then
-    echo "services: mosquitto did not stop; killing it" >&2
-    kill -KILL "$pid" || true
-    return 1
-  fi
-  rm -f "$STATE/mosquitto/mosquitto.pid"
-  echo "services: mosquitto stopped"
+  stop_by_pid mosquitto "$(mosquitto_pid)" "$STATE/mosquitto/mosquitto.pid"
 }
 
 mosquitto_env_lines() {
