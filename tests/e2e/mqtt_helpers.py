@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 import uuid
 from typing import Dict, List, Optional, Tuple
 
@@ -197,9 +196,8 @@ def warm_up(publisher: Publisher, topic: str, sub: Subscriber, timeout: float) -
         nonlocal n
         publisher.publish(topic, b"probe", [("message-id", f"probe-{n}")])
         n += 1
-        time.sleep(0.2)  # the poll interval
         return any(k.startswith("probe-") for k in sub.by_id())
-    wait_for(probe, timeout, "a probe message through megasync")
+    wait_for(probe, timeout, "a probe message through megasync", interval=0.2)
 
 
 def end_session(server: services.MosquittoServer, client_id: str) -> None:

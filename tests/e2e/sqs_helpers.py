@@ -5,13 +5,13 @@ an sqs endpoint and the harness's RabbitMQ node."""
 
 import base64
 import json
-import time
 import urllib.error
 import urllib.request
 import uuid
 from typing import Dict, List, Optional
 
 import services
+from megasync_harness import wait_for
 
 
 class SqsError(AssertionError):
@@ -159,8 +159,4 @@ state:
 
 
 def wait_empty(sqs: Sqs, queue: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while sqs.count(queue) != 0:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"queue {queue} still holds {sqs.count(queue)} messages")
-        time.sleep(0.2)
+    wait_for(lambda: sqs.count(queue) == 0, timeout, f"queue {queue} to be empty", interval=0.2)
