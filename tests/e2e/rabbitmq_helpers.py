@@ -70,7 +70,7 @@ class Collector:
 
 def config(server: services.RabbitServer, job: str, queues: List[str], target: Dict[str, str],
            port: int = 0, batch_size: int = 100, interval: str = "1s",
-           extra_endpoints: str = "") -> str:
+           extra_endpoints: str = "", stream: bool = True) -> str:
     api = f"api:\n  listen: 127.0.0.1:{port}\n" if port else ""
     target_lines = "".join(f"    {k}: {v}\n" for k, v in target.items())
     return f"""\
@@ -96,7 +96,7 @@ state:
     kind: messages
     source: broker_in
     targets: [broker_out]
-    stream: true
+    stream: {"true" if stream else "false"}
     interval: {interval}
     timeout: 10m
     batch_size: {batch_size}

@@ -3,15 +3,18 @@ moves messages from one queue to another through an exchange and a routing
 key template, with payload, key, headers, content type and ids intact; a
 message no queue takes does not hold back the ones behind it (it becomes a
 dead letter, replayed by `megasync dlq replay` once a queue takes it); the broker
-restarted in the middle of a flow loses nothing."""
+restarted in the middle of a flow loses nothing; a `sync` run ends only once
+the queue holds no ready message (and does not hang on messages another
+consumer holds)."""
 
 import os
+import subprocess
 import time
 import unittest
 
 import rabbitmq_helpers as rh
 import services
-from megasync_harness import EXIT_OK, DaemonTestCase, run_cli, wait_for
+from megasync_harness import BINARY, EXIT_OK, DaemonTestCase, child_env, run_cli, wait_for
 
 TIMEOUT = 120.0
 WRONG_PASSWORD = "not-the-rabbit-pw"
@@ -171,6 +174,54 @@ class RabbitMessagesTest(DaemonTestCase):
         self.assertTrue(daemon.alive())
         self.assertEqual(daemon.stop(), 0)
         self.assert_no_sanitizer_report(daemon)
+
+    def test_sync_run_ends_only_when_no_message_is_ready(self):
+        # A single-active-consumer queue that another consumer holds: its
+        # messages are ready, but the broker delivers them to that consumer
+        # only, the way a queue on disk may take a while to push them.
+        src = "ms_sac_in"
+        self.ch.queue_delete(src)
+        self.ch.queue_declare(src, durable=True, arguments={"x-single-active-consumer": True})
+        self.addCleanup(self.delete_queue, src)
+        out = self.queue("ms_sac_out")
+        ids = [f"s-{i}" for i in range(30)]
+        for mid in ids:
+            rh.publish(self.ch, src, b"sac", message_id=mid)
+        holder = services.amqp_connect(self.server)
+        self.addCleanup(lambda: holder.is_open and holder.close())
+        held = holder.channel()
+        held.basic_qos(prefetch_count=1)
+        held.basic_consume(src, lambda *args: None)
+        config = os.path.join(self.tmp, "sac.yaml")
+        with open(config, "w") as f:
+            f.write(rh.config(self.server, "sac", [src], {"routing_key": "ms_sac_out"},
+                              stream=False))
+
+        # Held for good: the run calls it caught up after a while, with a
+        # warning, instead of hanging.
+        started = time.monotonic()
+        result = run_cli(["sync", "-c", config, "sac"], cwd=self.tmp, timeout=120)
+        self.assert_exit(result, EXIT_OK)
+        self.assertIn("delivers none", result.stderr)
+        self.assertLess(time.monotonic() - started, 90)
+        self.assertEqual(rh.drain(self.server, out), [])
+
+        # Released while a run waits: that same run relays every message.
+        process = subprocess.Popen([BINARY, "sync", "-c", config, "sac"], cwd=self.tmp,
+                                   env=child_env(), stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: process.poll() is None and process.kill())
+        consumers = lambda: self.ch.queue_declare(  # noqa: E731
+            src, passive=True).method.consumer_count
+        wait_for(lambda: consumers() == 2 or process.poll() is not None, TIMEOUT,
+                 "megasync's consumer beside the holder")
+        holder.close()
+        _, stderr = process.communicate(timeout=120)
+        self.assertEqual(process.returncode, EXIT_OK, stderr)
+        self.assertNotIn("delivers none", stderr)
+        got = rh.Collector(self.server, out)
+        self.assertTrue(got.has_all(ids), sorted(got.counts))  # confirmed before the run ended
+        self.assertEqual(self.ch.queue_declare(src, passive=True).method.message_count, 0)
 
 
 if __name__ == "__main__":

@@ -150,18 +150,19 @@ Error Connection::close_error(const amqp_method_t& method, std::string_view what
   return error;
 }
 
-Status Connection::declare_queue(const std::string& queue, bool passive) {
-  amqp_queue_declare(state_, kChannel, to_bytes(queue), passive ? 1 : 0, /*durable=*/1,
-                     /*exclusive=*/0, /*auto_delete=*/0, amqp_empty_table);
+Result<std::uint32_t> Connection::declare_queue(const std::string& queue, bool passive) {
+  amqp_queue_declare_ok_t* declared =
+      amqp_queue_declare(state_, kChannel, to_bytes(queue), passive ? 1 : 0, /*durable=*/1,
+                         /*exclusive=*/0, /*auto_delete=*/0, amqp_empty_table);
   if (Status s = check(fmt::format("{} queue {}", passive ? "find" : "declare", queue)); !s) {
     if (passive && s.error().message().find("NOT_FOUND") != std::string::npos) {
       return make_error(ErrorCode::kInvalidConfig,
                         "{} (create it, or set declare: true on the endpoint)",
                         s.error().message());
     }
-    return s;
+    return fail(s.error());
   }
-  return ok();
+  return declared->message_count;
 }
 
 }  // namespace megasync::connectors::rabbitmq

@@ -74,8 +74,10 @@ class Connection {
   // connection.close); marks broken.
   Error close_error(const amqp_method_t& method, std::string_view what);
 
-  // Declares `queue` durable (passive: only checks that it exists).
-  Status declare_queue(const std::string& queue, bool passive);
+  // Declares `queue` durable (passive: only checks that it exists). Returns
+  // how many of its messages are ready for delivery (those delivered and not
+  // acked yet are not counted).
+  Result<std::uint32_t> declare_queue(const std::string& queue, bool passive);
 
  private:
   Connection(amqp_connection_state_t state, RabbitOptions options)

@@ -62,8 +62,8 @@ Status RabbitSink::ensure_connected() {
     return s;
   }
   for (const std::string& queue : options_.declare_queues) {
-    if (Status s = (*connection)->declare_queue(queue, false); !s) {
-      return s;
+    if (Result<std::uint32_t> declared = (*connection)->declare_queue(queue, false); !declared) {
+      return fail(declared.error());
     }
   }
   connection_ = std::move(*connection);

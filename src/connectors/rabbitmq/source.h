@@ -11,11 +11,15 @@
 // resume_after).
 //
 // "Caught up" (next() returning no batch) means no delivery came for 200 ms,
-// even when asked to return at once, and every delivery of the session was
-// released. While deliveries wait for release() (the prefetch window may be
-// full: the broker then sends nothing), next() returns an empty batch ending
-// at the last delivery instead, so that a run that stops once caught up does
-// not stop early.
+// even when asked to return at once, every delivery of the session was
+// released, and the queues report no message ready (a passive queue.declare
+// each). Otherwise next() returns an empty batch ending at the last delivery
+// instead, so that a run that stops once caught up does not stop early: while
+// deliveries wait for release() the prefetch window may be full (the broker
+// then sends nothing), and a queue with messages on disk may take longer than
+// 200 ms to push them. A queue reporting ready messages that never come (a
+// single-active-consumer queue another consumer holds) counts as caught up
+// after 10 s, with a warning.
 //
 // Connection loss: next() drops the connection and connects again, waiting
 // 0.5 s, 1 s, 2 s ... 30 s between attempts and returning no batch
@@ -57,6 +61,10 @@ class RabbitSource : public RecordSource {
   Status connect(Deadline deadline);
   // Drops the connection after `error` and schedules the next attempt.
   void lost(const Error& error);
+  // Whether the queues hold messages ready for delivery (a passive
+  // queue.declare each); false once they have for kUndeliveredGiveUp without
+  // a delivery, or when the connection is lost meanwhile.
+  bool messages_ready();
 
   RabbitOptions options_;
   std::unique_ptr<Connection> connection_;
@@ -64,6 +72,7 @@ class RabbitSource : public RecordSource {
   std::uint64_t acked_ = 0;                       // the last tag acked in this session
   std::uint64_t delivered_ = 0;                   // the last tag received in this session
   std::map<std::string, std::string> consumers_;  // consumer tag -> queue
+  std::optional<SteadyTime> undelivered_since_;   // ready messages seen, none delivered
   // Reconnection.
   std::chrono::milliseconds backoff_{0};
   SteadyTime retry_at_{};
