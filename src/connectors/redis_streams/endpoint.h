@@ -29,7 +29,23 @@ class StreamsEndpoint : public engine::Endpoint {
   // The consumer group a job reads with: `group`, else "megasync-<job>".
   std::string group_for(const std::string& job) const;
 
+  // The job's own consumer group (not a configured `group`, which the user
+  // manages) on each stream the endpoint's `streams` stand for (every stream
+  // when it names none), with its entries delivered and not acked; a group
+  // keeps those and its place in the stream until it is destroyed.
+  Result<std::vector<std::string>> retained_for(const std::string& job) override;
+  // XGROUP DESTROY of that group on each of those streams.
+  Status release_job(const std::string& job) override;
+
  private:
+  struct JobGroup {
+    std::string stream;
+    long long pending = 0;  // entries delivered and not acked
+  };
+  Result<std::unique_ptr<redis::Connection>> connect();
+  // The streams holding the consumer group group_for(job).
+  Result<std::vector<JobGroup>> job_groups(redis::Connection& connection, const std::string& job);
+
   StreamsOptions options_;
   MessageTemplate stream_;
 };

@@ -85,45 +85,55 @@ Status StreamsSource::ensure_group(const std::string& stream, bool make_stream) 
   return ok();
 }
 
+Result<std::vector<FoundStream>> find_streams(redis::Connection& connection,
+                                              const std::vector<std::string>& names,
+                                              const std::string& endpoint) {
+  std::vector<FoundStream> found;
+  for (const std::string& name : names) {
+    if (!is_glob(name)) {
+      found.push_back({name, true});
+      continue;
+    }
+    std::string cursor = "0";
+    do {
+      Result<redis::Reply> reply =
+          connection.command({"SCAN", cursor, "MATCH", name, "COUNT", "1000", "TYPE", "stream"});
+      if (!reply) {
+        return fail(reply.error().with_context(
+            fmt::format("endpoint {}: finding the streams {:?}", endpoint, name)));
+      }
+      const redisReply* r = reply->get();
+      if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+        return make_error(ErrorCode::kPermanent, "endpoint {}: SCAN: unexpected reply", endpoint);
+      }
+      cursor = text_of(r->element[0]);
+      for (std::size_t i = 0; i < r->element[1]->elements; ++i) {
+        found.push_back({text_of(r->element[1]->element[i]), false});
+      }
+    } while (cursor != "0");
+  }
+  return found;
+}
+
 Status StreamsSource::resolve_streams(bool force) {
   const auto now = std::chrono::steady_clock::now();
   if (!force && now - resolved_at_ < kRescanInterval) {
     return ok();
   }
   resolved_at_ = now;
-  std::vector<std::pair<std::string, bool>> found;  // stream, named (not a glob)
-  for (const std::string& name : options_.streams) {
-    if (!is_glob(name)) {
-      found.emplace_back(name, true);
-      continue;
-    }
-    std::string cursor = "0";
-    do {
-      Result<redis::Reply> reply =
-          connection_->command({"SCAN", cursor, "MATCH", name, "COUNT", "1000", "TYPE", "stream"});
-      if (!reply) {
-        return fail(reply.error().with_context(
-            fmt::format("endpoint {}: finding the streams {:?}", options_.server.name, name)));
-      }
-      const redisReply* r = reply->get();
-      if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-        return make_error(ErrorCode::kPermanent, "endpoint {}: SCAN: unexpected reply",
-                          options_.server.name);
-      }
-      cursor = text_of(r->element[0]);
-      for (std::size_t i = 0; i < r->element[1]->elements; ++i) {
-        found.emplace_back(text_of(r->element[1]->element[i]), false);
-      }
-    } while (cursor != "0");
+  Result<std::vector<FoundStream>> found =
+      find_streams(*connection_, options_.streams, options_.server.name);
+  if (!found) {
+    return fail(found.error());
   }
-  for (const auto& [stream, named] : found) {
-    if (cursors_.contains(stream)) {
+  for (const FoundStream& stream : *found) {
+    if (cursors_.contains(stream.name)) {
       continue;
     }
-    if (Status s = ensure_group(stream, named); !s) {
+    if (Status s = ensure_group(stream.name, stream.named); !s) {
       return s;
     }
-    cursors_[stream] = "0";  // this consumer's pending entries first
+    cursors_[stream.name] = "0";  // this consumer's pending entries first
   }
   return ok();
 }

@@ -34,6 +34,18 @@ namespace megasync::connectors::redis_streams {
 Message message_of(const StreamsOptions& options, const std::string& stream,
                    const std::string& entry_id, const std::vector<std::string>& fields);
 
+// A stream `names` stands for: a name as it is (named), or one a glob
+// matches (SCAN ... TYPE stream).
+struct FoundStream {
+  std::string name;
+  bool named = false;
+};
+// The streams `names` (names or globs) stand for now; `endpoint` names the
+// endpoint in errors.
+Result<std::vector<FoundStream>> find_streams(redis::Connection& connection,
+                                              const std::vector<std::string>& names,
+                                              const std::string& endpoint);
+
 class StreamsSource : public RecordSource {
  public:
   StreamsSource(StreamsOptions options, std::string group)
