@@ -40,8 +40,12 @@ class RecordSource {
   // engine then forgets every target's checkpoint and opens with no position.
   virtual Status open(const std::optional<Position>& resume_after) = 0;
   // The next batch, ending on a transaction boundary; nullopt when nothing new
-  // arrived before `until`. Batches hold at most about `max_changes` changes
-  // (a transaction larger than that is split only at the snapshot).
+  // arrived before `until` (a run that stops once caught up then stops).
+  // Batches hold at most about `max_changes` changes (a transaction larger
+  // than that is split only at the snapshot). A source that is not caught up
+  // but has nothing to hand out yet (a broker waiting for acks that release()
+  // sends) returns an empty batch ending at its last position instead; the
+  // engine does not push one to the targets again.
   virtual Result<std::optional<Batch>> next(Deadline until, std::size_t max_changes) = 0;
   // Every target has durably applied everything up to `position`: the source may
   // release it (prune a log, confirm a slot's flush LSN, ack messages).

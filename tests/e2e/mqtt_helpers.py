@@ -220,8 +220,9 @@ def endpoint(name: str, server: services.MosquittoServer, **options: str) -> str
 
 
 def config(job: str, source: str, endpoints: str, port: int = 0, batch_size: int = 100,
-           interval: str = "1s") -> str:
-    """A streaming `messages` job from endpoint `source` to endpoint `mqtt_out`."""
+           interval: str = "1s", stream: bool = True) -> str:
+    """A `messages` job (streaming unless `stream` is false) from endpoint
+    `source` to endpoint `mqtt_out`."""
     api = f"api:\n  listen: 127.0.0.1:{port}\n" if port else ""
     return f"""\
 state:
@@ -232,7 +233,7 @@ state:
     kind: messages
     source: {source}
     targets: [mqtt_out]
-    stream: true
+    stream: {"true" if stream else "false"}
     interval: {interval}
     timeout: 10m
     batch_size: {batch_size}

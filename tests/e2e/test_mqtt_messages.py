@@ -76,6 +76,31 @@ class MqttMessagesTest(DaemonTestCase):
         self.assertEqual(daemon.stop(), 0)
         self.assert_no_sanitizer_report(daemon)
 
+    def test_one_sync_run_reads_everything_the_session_queued(self):
+        # MQTT 3.1.1: Mosquitto lets the session have 20 unacknowledged
+        # messages, and sends the next ones only for the acks release() sends.
+        src = f"sq{self.run_id}/in"
+        self.fresh_session("sq")
+        sub = self.subscriber([f"copy{self.run_id}/#"])
+        endpoints = (mh.endpoint("mqtt_in", self.server, topics=f"['{src}/#']", protocol="v311")
+                     + mh.endpoint("mqtt_out", self.server, topic=f'"copy{self.run_id}/{{topic}}"'))
+        config = os.path.join(self.tmp, "sq.yaml")
+        with open(config, "w") as f:
+            f.write(mh.config("sq", "mqtt_in", endpoints, stream=False))
+        # The first run makes the session and its subscription.
+        self.assert_exit(run_cli(["sync", "-c", config, "sq"], cwd=self.tmp, timeout=120),
+                         EXIT_OK)
+        ids = [f"q-{i}" for i in range(200)]
+        # (A 3.1.1 message has no properties: the payload is the id here.)
+        self.publisher.publish_many([(f"{src}/{i % 3}", mid.encode(), [], None)
+                                     for i, mid in enumerate(ids)])
+        self.assert_exit(run_cli(["sync", "-c", config, "sq"], cwd=self.tmp, timeout=120),
+                         EXIT_OK)
+        # The run ended once the target confirmed every message; the
+        # subscriber's client takes them in its own time.
+        payloads = lambda: {m.payload.decode() for m in list(sub.messages)}  # noqa: E731
+        wait_for(lambda: set(ids) <= payloads(), TIMEOUT, "every queued message after one run")
+
     def test_rabbitmq_to_mqtt_keeps_payload_key_and_headers(self):
         rabbit = services.rabbitmq()
         conn = services.amqp_connect(rabbit)

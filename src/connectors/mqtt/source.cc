@@ -7,6 +7,14 @@
 #include <thread>
 
 namespace megasync::connectors::mqtt {
+namespace {
+
+// How long to wait for a message even when `until` is now (a run that stops
+// once caught up): the broker pushes what it queued for the session, so an
+// empty inbox says nothing until it had a moment to send it.
+constexpr std::chrono::milliseconds kQuietWait{300};
+
+}  // namespace
 
 WireMessage wire_of(const Publish& publish) {
   WireMessage wire;
@@ -102,19 +110,20 @@ Result<std::optional<Batch>> MqttSource::next(Deadline until, std::size_t max_ch
     return inbox_.size() < wanted &&
            static_cast<std::int64_t>(inbox_.size()) < options_.max_unreleased;
   };
+  const Deadline wait = until.remaining() < kQuietWait ? Deadline::after(kQuietWait) : until;
   bool first = true;
-  while (room() && (first || !until.expired())) {
+  while (room() && (first || !wait.expired())) {
     // Short waits while acknowledgements are held: a broker whose in-flight
     // window is full (a 3.1.1 session gets Mosquitto's max_inflight_messages,
     // 20) sends nothing more until release() sends PUBACKs.
     const auto slice =
         first ? std::chrono::milliseconds(0)
-              : std::min(until.remaining(), std::chrono::milliseconds(held_.empty() ? 100 : 20));
+              : std::min(wait.remaining(), std::chrono::milliseconds(held_.empty() ? 100 : 20));
     first = false;
     if (receiver_ == nullptr) {
       if (SteadyClock::now() < retry_at_) {
         std::this_thread::sleep_for(std::min(
-            until.remaining(),
+            wait.remaining(),
             std::chrono::duration_cast<std::chrono::milliseconds>(retry_at_ - SteadyClock::now())));
         continue;
       }
@@ -144,6 +153,14 @@ Result<std::optional<Batch>> MqttSource::next(Deadline until, std::size_t max_ch
     }
   }
   if (inbox_.empty()) {
+    if (!held_.empty()) {
+      // Not caught up: the broker may wait for these acknowledgements before
+      // it sends more. An empty batch ending at the last message keeps the
+      // run going and lets release() send them.
+      Batch batch;
+      batch.end = session_position(session_, sequence_);
+      return std::optional<Batch>(std::move(batch));
+    }
     return std::optional<Batch>();
   }
   Batch batch;

@@ -17,6 +17,14 @@
 // held for the previous one (those messages come again), so a release() of
 // an older connection's position acknowledges nothing of the new one.
 //
+// "Caught up" (next() returning no batch): MQTT cannot ask how many messages
+// the broker queues for the session, so it means 300 ms without a message,
+// even when asked to return at once, with every message released. While
+// acknowledgements are held (the broker's in-flight window may be full, and
+// it then sends nothing more), next() returns an empty batch ending at the
+// last message instead, so that a run that stops once caught up (`megasync
+// sync`) reads the whole queue.
+//
 // Created by MqttEndpoint::open_record_source on the job's thread; used by
 // that thread only (the receiver is driven inside next() and release()).
 #pragma once

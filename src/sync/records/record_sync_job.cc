@@ -526,6 +526,7 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx, const Flow& flow, const
   }
   std::optional<Error> source_error;
   bool cancelled = false;
+  std::optional<Position> pushed_end;  // the end of the last batch pushed to the targets
   while (true) {
     if (ctx.cancel.cancelled()) {
       cancelled = true;
@@ -567,6 +568,15 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx, const Flow& flow, const
       continue;
     }
     Batch& batch = **next;
+    if (batch.changes.empty() && batch.schema_changes.empty() && !batch.end.empty() && pushed_end &&
+        source.compare(batch.end, *pushed_end) <= 0) {
+      // Nothing new: the source waits for release() (record_source.h).
+      if (Status s = release(); !s) {
+        source_error = s.error();
+        break;
+      }
+      continue;
+    }
     if (!batch.snapshot) {
       start_streaming();
     }
@@ -596,6 +606,9 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx, const Flow& flow, const
       break;
     }
     auto shared = std::make_shared<const Batch>(std::move(batch));
+    if (!shared->end.empty()) {
+      pushed_end = shared->end;
+    }
     for (std::size_t i = 0; i < workers.size(); ++i) {
       // A target already past this batch (it ran ahead of another) skips it.
       const std::optional<Position>& own = start->per_target[i];
