@@ -21,20 +21,20 @@
 #include "connectors/azure_blob/internal.h"
 #include "connectors/azure_blob/object_store.h"
 #include "connectors/http/body.h"
-#include "connectors/s3/encode.h"
+#include "connectors/http/encode.h"
 
 namespace megasync::connectors::azure_blob {
 namespace {
 
+using http::base64;
+using http::Digest;
 using http::digest_mismatch;
 using http::fill;
+using http::hex;
 using http::length_changed;
+using http::md5_raw;
 using http::PrefixedSource;
-using s3::base64;
-using s3::Digest;
-using s3::hex;
-using s3::md5_raw;
-using s3::sha256_hex;
+using http::sha256_hex;
 
 constexpr std::uint64_t kBufferedMax = 8ull << 20;  // held in memory for Content-MD5
 constexpr std::uint64_t kMaxBlocks = 50'000;        // per blob, the service's limit
