@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # megasync's object sync beside rclone, on the S3 and Azure Blob emulators
-# (s3rver, Azurite) this script starts (and stops) itself. Measurements, not tests: nothing fails because a
-# machine is slow; only a command that errors, or a copy that rclone check finds
-# different from its source, makes it exit 1.
+# (s3rver, Azurite) this script starts (and stops) itself, and between two
+# local folders (with rsync as a second reference). Measurements, not tests:
+# nothing fails because a machine is slow; only a command that errors, or a
+# copy that rclone check finds different from its source, makes it exit 1.
 #
 #   bench/objects.sh                               full size
 #   BENCH_OBJ_FILES=1000 BENCH_OBJ_LARGE=2 bench/objects.sh   quick
@@ -14,6 +15,8 @@
 #   large   a few 64 MiB files, fs -> s3 (multipart uploads on both sides)
 #   memory  one large file (1 GiB) fs -> s3: peak resident size of each tool
 #   azure-small, azure-large   small and large on Azurite (fs -> azure_blob)
+#   local-small, local-large   small and large between local folders (fs -> fs),
+#           rsync -a timed beside rclone
 #
 # rclone runs with --transfers 8 --checkers 8 --fast-list (s3rver leaves a
 # folder that holds only folders out of delimiter listings: without
@@ -28,7 +31,8 @@
 #   BENCH_OBJ_BIG_MIB     size of the memory workload's file in MiB (default 1024)
 #   BENCH_OBJ_PORT        s3rver's port (default 26568)
 #   BENCH_OBJ_AZURITE_PORT  Azurite's port (default 26500)
-#   BENCH_OBJ_WORKLOADS   subset of: small large memory azure-small azure-large (default all)
+#   BENCH_OBJ_WORKLOADS   subset of: small large memory azure-small azure-large
+#                         local-small local-large (default all)
 #   BENCH_WORK            folder to work in (default: a new mktemp -d, removed at the end)
 #   BENCH_KEEP=1          keep the work folder
 #   BENCH_TABLE_ONLY=1    print the result lines without the table header (run.sh)
@@ -43,7 +47,7 @@ large_mib="${BENCH_OBJ_LARGE_MIB:-64}"
 big_mib="${BENCH_OBJ_BIG_MIB:-1024}"
 port="${BENCH_OBJ_PORT:-26568}"
 azurite_port="${BENCH_OBJ_AZURITE_PORT:-26500}"
-workloads="${BENCH_OBJ_WORKLOADS:-small large memory azure-small azure-large}"
+workloads="${BENCH_OBJ_WORKLOADS:-small large memory azure-small azure-large local-small local-large}"
 bin="${MEGASYNC_BIN:-build/release/megasync}"
 node_dir="$repo/tests/services"
 
@@ -63,7 +67,7 @@ print_table() {
   if [ "${#results[@]}" -gt 0 ]; then printf '%s\n' "${results[@]}"; fi
 }
 
-for tool in node rclone; do
+for tool in node rclone rsync; do
   if ! command -v "$tool" >/dev/null 2>&1; then
     log "no $tool (scripts/install-deps.sh); skipped"
     row "object store workloads" "skipped" "skipped" "no $tool"
@@ -114,7 +118,7 @@ cleanup() {
     rm -rf "$work"
   else
     rm -rf "$work/s3rver" "$work/azurite" "$work/small" "$work/large" "$work/memory" \
-      "$work/azure-small" "$work/azure-large"
+      "$work/azure-small" "$work/azure-large" "$work/local-small" "$work/local-large"
   fi
 }
 trap cleanup EXIT
@@ -128,6 +132,7 @@ bin="$work/megasync"
 access_key="S3RVER"
 secret_key="S3RVER"
 url="http://127.0.0.1:$port"
+if want small || want large || want memory; then
 mkdir -p "$work/s3rver"
 node --openssl-legacy-provider "$node_dir/node_modules/s3rver/bin/s3rver.js" \
   --directory "$work/s3rver" --address 127.0.0.1 --port "$port" --silent \
@@ -139,6 +144,7 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 port_open "$port" || { log "s3rver not listening on $port"; exit 1; }
+fi
 
 # Azurite (blob service only), with its well-known development account.
 az_account="devstoreaccount1"
@@ -181,9 +187,34 @@ rclone_cmd() {
   env -u AWS_CA_BUNDLE rclone --config /dev/null --fast-list --transfers 8 --checkers 8 "$@"
 }
 
-# megasync_config DIR BUCKET [azure] : a storage job `copy` from DIR/src to
-# BUCKET of s3rver (or to the container BUCKET of Azurite).
+# megasync_config DIR BUCKET [azure|local] : a storage job `copy` from DIR/src
+# to BUCKET of s3rver (or to the container BUCKET of Azurite, or to the folder
+# DIR/BUCKET).
 megasync_config() {
+  if [ "${3:-}" = local ]; then
+    cat >"$1/bench.yaml" <<YAML
+state:
+  path: state.db
+endpoints:
+  files:
+    type: fs
+    path: src
+    read_only: true
+  folder:
+    type: fs
+    path: $2
+    create: true
+jobs:
+  copy:
+    kind: storage
+    source: files
+    target: folder
+    delete: true
+    transfers: 8
+    timeout: 2h
+YAML
+    return
+  fi
   if [ "${3:-}" = azure ]; then
     cat >"$1/bench.yaml" <<YAML
 state:
@@ -260,7 +291,20 @@ for i in range(count):
 PY
 }
 
-# bench_small STORE REMOTE : STORE is s3 or azure, REMOTE rclone's remote for it.
+# compare NAME MEGASYNC_SECONDS BASELINE_SECONDS : one table row with the ratio.
+compare() {
+  row "$1" "${2:-failed} s" "${3:-failed} s" "$([ -n "$2" ] && [ -n "$3" ] && ratio "$2" "$3" || echo -)"
+}
+
+# rsync_timed NAME DIR VAR : rsync -a of DIR/src to DIR/rsync, its seconds in VAR.
+rsync_timed() {
+  if run_timed "$1" "$2/${1##* }-rsync.log" rsync -a --delete "$2/src/" "$2/rsync/"; then
+    printf -v "$3" '%s' "$secs"
+  fi
+}
+
+# bench_small STORE REMOTE : STORE is s3, azure or local, REMOTE rclone's
+# remote for it ("" for local folders: DIR/<name>).
 bench_small() {
   local store="$1" remote="$2" dir="$work/$1-small"
   [ "$store" = s3 ] && dir="$work/small"
@@ -268,24 +312,34 @@ bench_small() {
   log "$store small: writing $files files of 4 KiB"
   write_small "$dir/src"
   megasync_config "$dir" small-megasync "$store"
-  local m_init="" m_noop="" r_init="" r_noop=""
+  local m_target="$remote:small-megasync" r_target="$remote:small-rclone"
+  if [ "$store" = local ]; then
+    m_target="$dir/small-megasync" r_target="$dir/small-rclone"
+  fi
+  local m_init="" m_noop="" r_init="" r_noop="" s_init="" s_noop=""
   if run_timed "$store small megasync initial" "$dir/m1.log" "$bin" sync -c "$dir/bench.yaml" copy; then
     m_init="$secs"
   fi
   if run_timed "$store small megasync no-op" "$dir/m2.log" "$bin" sync -c "$dir/bench.yaml" copy; then
     m_noop="$secs"
   fi
-  check_equal "$store small megasync" "$dir" "$remote:small-megasync"
-  if run_timed "$store small rclone initial" "$dir/r1.log" rclone_cmd sync "$dir/src" "$remote:small-rclone"; then
+  check_equal "$store small megasync" "$dir" "$m_target"
+  if run_timed "$store small rclone initial" "$dir/r1.log" rclone_cmd sync "$dir/src" "$r_target"; then
     r_init="$secs"
   fi
-  if run_timed "$store small rclone no-op" "$dir/r2.log" rclone_cmd sync "$dir/src" "$remote:small-rclone"; then
+  if run_timed "$store small rclone no-op" "$dir/r2.log" rclone_cmd sync "$dir/src" "$r_target"; then
     r_noop="$secs"
   fi
-  row "$store $files x 4 KiB initial" "${m_init:-failed} s" "${r_init:-failed} s" \
-    "$([ -n "$m_init" ] && [ -n "$r_init" ] && ratio "$m_init" "$r_init" || echo -)"
-  row "$store $files x 4 KiB no-op resync" "${m_noop:-failed} s" "${r_noop:-failed} s" \
-    "$([ -n "$m_noop" ] && [ -n "$r_noop" ] && ratio "$m_noop" "$r_noop" || echo -)"
+  compare "$store $files x 4 KiB initial" "$m_init" "$r_init"
+  if [ "$store" = local ]; then
+    rsync_timed "$store small rsync initial" "$dir" s_init
+    compare "  against rsync" "$m_init" "$s_init"
+  fi
+  compare "$store $files x 4 KiB no-op resync" "$m_noop" "$r_noop"
+  if [ "$store" = local ]; then
+    rsync_timed "$store small rsync no-op" "$dir" s_noop
+    compare "  against rsync" "$m_noop" "$s_noop"
+  fi
   rm -rf "$dir/src"
 }
 
@@ -298,16 +352,23 @@ bench_large() {
     head -c "$((large_mib * 1048576))" /dev/urandom >"$dir/src/large$i.bin"
   done
   megasync_config "$dir" large-megasync "$store"
-  local m="" r=""
+  local m_target="$remote:large-megasync" r_target="$remote:large-rclone"
+  if [ "$store" = local ]; then
+    m_target="$dir/large-megasync" r_target="$dir/large-rclone"
+  fi
+  local m="" r="" s=""
   if run_timed "$store large megasync" "$dir/m.log" "$bin" sync -c "$dir/bench.yaml" copy; then
     m="$secs"
   fi
-  check_equal "$store large megasync" "$dir" "$remote:large-megasync"
-  if run_timed "$store large rclone" "$dir/r.log" rclone_cmd sync "$dir/src" "$remote:large-rclone"; then
+  check_equal "$store large megasync" "$dir" "$m_target"
+  if run_timed "$store large rclone" "$dir/r.log" rclone_cmd sync "$dir/src" "$r_target"; then
     r="$secs"
   fi
-  row "$store $large x $large_mib MiB" "${m:-failed} s" "${r:-failed} s" \
-    "$([ -n "$m" ] && [ -n "$r" ] && ratio "$m" "$r" || echo -)"
+  compare "$store $large x $large_mib MiB" "$m" "$r"
+  if [ "$store" = local ]; then
+    rsync_timed "$store large rsync" "$dir" s
+    compare "  against rsync" "$m" "$s"
+  fi
   rm -rf "$dir/src"
 }
 
@@ -342,11 +403,13 @@ bench_memory() {
   rm -rf "$dir/src"
 }
 
-log "binary ${MEGASYNC_BIN:-build/release/megasync}; s3rver on $url; work folder $work"
+log "binary ${MEGASYNC_BIN:-build/release/megasync}; work folder $work"
 if want small; then bench_small s3 s3r; fi
 if want large; then bench_large s3 s3r; fi
 if want memory; then bench_memory; fi
 if want azure-small; then bench_small azure azr; fi
 if want azure-large; then bench_large azure azr; fi
+if want local-small; then bench_small local ""; fi
+if want local-large; then bench_large local ""; fi
 print_table
 exit "$failed"

@@ -48,11 +48,12 @@ void register_azure_blob(engine::Registry& registry) {
                  .type = OptionType::kBytes,
                  .description = "The size of each block (64 KiB to 4000 MiB; raised when a blob "
                                 "would need more than 50,000 blocks).",
-                 .default_value = "16MiB"},
+                 .default_value = "4MiB"},
       OptionSpec{.name = "block_concurrency",
                  .type = OptionType::kInt,
-                 .description = "Blocks of one blob uploaded at once.",
-                 .default_value = "3",
+                 .description = "Blocks of one blob uploaded at once; each holds block_size "
+                                "bytes in memory.",
+                 .default_value = "8",
                  .min = 1,
                  .max = 16},
   };

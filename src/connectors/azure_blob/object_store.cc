@@ -13,14 +13,14 @@
 #include <thread>
 
 #include "connectors/azure_blob/internal.h"
-#include "connectors/s3/encode.h"
+#include "connectors/http/encode.h"
 
 namespace megasync::connectors::azure_blob {
 namespace {
 
-using s3::uri_encode;
-using s3::xml_elements;
-using s3::xml_text;
+using http::uri_encode;
+using http::xml_elements;
+using http::xml_text;
 
 std::string error_code(const http::Response& r) {
   std::string code = r.header("x-ms-error-code");
@@ -67,7 +67,7 @@ AzureObjectStore::Call AzureObjectStore::call(std::string method, std::string_vi
   }
   c.request.method = std::move(method);
   c.request.url = origin_ + c.path;
-  std::string encoded = s3::canonical_query(query);
+  std::string encoded = http::canonical_query(query);
   if (!options_.sas_token.empty()) {
     encoded += (encoded.empty() ? "" : "&") + options_.sas_token;
   }
@@ -212,7 +212,7 @@ Status AzureObjectStore::list_blobs(const std::string& name_prefix,
       const std::string_view props = properties.empty() ? std::string_view() : properties.front();
       const std::string size = xml_text(props, "Content-Length");
       std::from_chars(size.data(), size.data() + size.size(), item.info.size);
-      if (auto modified = s3::parse_http_date(xml_text(props, "Last-Modified"))) {
+      if (auto modified = http::parse_http_date(xml_text(props, "Last-Modified"))) {
         item.modified = *modified;
       }
       item.info.mtime = item.modified;
@@ -277,7 +277,7 @@ ObjectInfo AzureObjectStore::info_of(const std::string& name, const http::Header
   };
   const std::string length = header("content-length");
   std::from_chars(length.data(), length.data() + length.size(), info.size);
-  if (auto modified = s3::parse_http_date(header("last-modified"))) {
+  if (auto modified = http::parse_http_date(header("last-modified"))) {
     info.mtime = *modified;
   }
   for (const auto& [key, value] : headers) {

@@ -37,8 +37,8 @@ struct AzureOptions {
   std::string endpoint;  // "scheme://host[:port][/path]", no trailing '/'
   bool create = false;   // create a missing container
   std::uint64_t block_threshold = 64ull << 20;
-  std::uint64_t block_size = 16ull << 20;
-  int block_concurrency = 3;  // blocks of one blob uploaded at once
+  std::uint64_t block_size = 4ull << 20;
+  int block_concurrency = 8;  // blocks of one blob alive at once (read, queued or uploading)
   int delete_concurrency = 8;
   http::ClientOptions http;
 };

@@ -3,7 +3,7 @@
 // parallel.
 //
 // Memory per write: at most 8 MiB for a small blob; nothing but libcurl's
-// buffers for a streamed Put Blob; (block_concurrency + 1) × block_size for a
+// buffers for a streamed Put Blob; block_concurrency × block_size for a
 // block upload.
 //
 // A block upload that fails commits nothing: the blob keeps its old content,
@@ -21,20 +21,20 @@
 #include "connectors/azure_blob/internal.h"
 #include "connectors/azure_blob/object_store.h"
 #include "connectors/http/body.h"
-#include "connectors/s3/encode.h"
+#include "connectors/http/encode.h"
 
 namespace megasync::connectors::azure_blob {
 namespace {
 
+using http::base64;
+using http::Digest;
 using http::digest_mismatch;
 using http::fill;
+using http::hex;
 using http::length_changed;
+using http::md5_raw;
 using http::PrefixedSource;
-using s3::base64;
-using s3::Digest;
-using s3::hex;
-using s3::md5_raw;
-using s3::sha256_hex;
+using http::sha256_hex;
 
 constexpr std::uint64_t kBufferedMax = 8ull << 20;  // held in memory for Content-MD5
 constexpr std::uint64_t kMaxBlocks = 50'000;        // per blob, the service's limit
@@ -211,8 +211,10 @@ Result<ObjectInfo> AzureObjectStore::put_blocks(const std::string& name, ByteSou
     block_size = ((*size / (kMaxBlocks - 1)) / mib + 1) * mib;
   }
 
-  // Blocks: this thread reads them in order and hands them to workers through
-  // a queue of at most block_concurrency blocks.
+  // Blocks: this thread reads them in order and hands them to the workers. At
+  // most block_concurrency blocks are alive at once (being read, queued or
+  // uploading): the next block is read only when one has been uploaded, which
+  // keeps the memory of an upload at block_concurrency x block_size.
   struct Block {
     std::size_t number = 0;
     std::string data;
@@ -222,6 +224,10 @@ Result<ObjectInfo> AzureObjectStore::put_blocks(const std::string& name, ByteSou
   std::deque<Block> queue;
   bool done = false;
   std::optional<Error> failure;
+  std::size_t alive = 0;  // blocks read and not yet uploaded, or being read
+  // Buffers of uploaded blocks, reused: at most block_concurrency are ever
+  // allocated, and the allocator is not left holding freed ones.
+  std::vector<std::string> spare;
   const std::size_t concurrency = static_cast<std::size_t>(std::max(1, options_.block_concurrency));
 
   auto worker = [&] {
@@ -235,14 +241,13 @@ Result<ObjectInfo> AzureObjectStore::put_blocks(const std::string& name, ByteSou
         }
         block = std::move(queue.front());
         queue.pop_front();
-        changed.notify_all();
       }
       Call put = call("PUT", name, {{"comp", "block"}, {"blockid", block_id(block.number)}});
       put.request.headers.emplace_back("Content-MD5", base64(md5_raw(block.data)));
       put.request.body = std::move(block.data);
       auto response = send(put);
+      std::lock_guard lock(mutex);
       if (!response || response->status >= 300) {
-        std::lock_guard lock(mutex);
         if (!failure) {
           failure = response
                         ? error_of(*response, fmt::format("put block {} of {}", block.number, name))
@@ -251,6 +256,9 @@ Result<ObjectInfo> AzureObjectStore::put_blocks(const std::string& name, ByteSou
         changed.notify_all();
         return;
       }
+      spare.push_back(std::move(put.request.body));  // the reader fills it again
+      --alive;
+      changed.notify_all();
     }
   };
   std::vector<std::thread> workers;
@@ -265,6 +273,19 @@ Result<ObjectInfo> AzureObjectStore::put_blocks(const std::string& name, ByteSou
   std::optional<Error> read_error;
   for (std::size_t number = 0;; ++number) {
     std::string data;
+    {
+      std::unique_lock lock(mutex);
+      changed.wait(lock, [&] { return alive < concurrency || failure; });
+      if (failure) {
+        break;
+      }
+      ++alive;
+      if (!spare.empty()) {
+        data = std::move(spare.back());
+        spare.pop_back();
+      }
+    }
+    data.clear();
     data.reserve(static_cast<std::size_t>(block_size));
     auto n = fill(in, data, static_cast<std::size_t>(block_size));
     if (!n) {
@@ -286,8 +307,7 @@ Result<ObjectInfo> AzureObjectStore::put_blocks(const std::string& name, ByteSou
     blocks = number + 1;
     const bool last = data.size() < block_size;
     {
-      std::unique_lock lock(mutex);
-      changed.wait(lock, [&] { return queue.size() < concurrency || failure; });
+      std::lock_guard lock(mutex);
       if (failure) {
         break;
       }

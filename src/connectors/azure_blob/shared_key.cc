@@ -10,7 +10,7 @@
 #include <charconv>
 #include <cstdint>
 
-#include "connectors/s3/encode.h"
+#include "connectors/http/encode.h"
 
 namespace megasync::connectors::azure_blob {
 namespace {
@@ -121,7 +121,8 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
 
 std::string authorization(std::string_view account, std::string_view raw_key,
                           std::string_view string_to_sign) {
-  return fmt::format("SharedKey {}:{}", account, s3::base64(hmac_sha256(raw_key, string_to_sign)));
+  return fmt::format("SharedKey {}:{}", account,
+                     http::base64(hmac_sha256(raw_key, string_to_sign)));
 }
 
 std::string http_date(WallTime t) {
@@ -198,7 +199,7 @@ Result<WallTime> parse_mtime(std::string_view text) {
 }
 
 std::string block_id(std::size_t number) {
-  return s3::base64(fmt::format("megasync-block-{:06}", number));
+  return http::base64(fmt::format("megasync-block-{:06}", number));
 }
 
 std::map<std::string, std::string> metadata_elements(std::string_view xml) {
@@ -226,7 +227,7 @@ std::map<std::string, std::string> metadata_elements(std::string_view xml) {
     if (end == std::string_view::npos) {
       break;
     }
-    out[lower(name)] = s3::xml_unescape(xml.substr(gt + 1, end - gt - 1));
+    out[lower(name)] = http::xml_unescape(xml.substr(gt + 1, end - gt - 1));
     pos = end + close.size();
   }
   return out;

@@ -10,7 +10,7 @@
 
 #include "connectors/azure_blob/internal.h"
 #include "connectors/azure_blob/object_store.h"
-#include "connectors/s3/encode.h"
+#include "connectors/http/encode.h"
 
 namespace megasync::connectors::azure_blob {
 namespace {

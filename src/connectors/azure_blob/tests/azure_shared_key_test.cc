@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "connectors/azure_blob/shared_key.h"
-#include "connectors/s3/encode.h"
+#include "connectors/http/encode.h"
 
 namespace megasync::connectors::azure_blob {
 namespace {
@@ -17,7 +17,7 @@ constexpr std::string_view kDate = "Mon, 01 Jan 2024 00:00:00 GMT";
 
 TEST(AzureSharedKeyTest, HmacMatchesRfc4231) {
   // RFC 4231, test case 2.
-  EXPECT_EQ(s3::hex(hmac_sha256("Jefe", "what do ya want for nothing?")),
+  EXPECT_EQ(http::hex(hmac_sha256("Jefe", "what do ya want for nothing?")),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
@@ -25,7 +25,7 @@ TEST(AzureSharedKeyTest, DecodesTheKeyAndRejectsNonBase64) {
   auto key = decode_key(kAzuriteKey);
   ASSERT_TRUE(key);
   EXPECT_EQ(key->size(), 64u);
-  EXPECT_EQ(s3::base64(*key), kAzuriteKey);
+  EXPECT_EQ(http::base64(*key), kAzuriteKey);
   auto one_pad = decode_key("YWJjZGU=");  // "abcde"
   ASSERT_TRUE(one_pad);
   EXPECT_EQ(*one_pad, "abcde");
@@ -120,7 +120,7 @@ TEST(AzureSharedKeyTest, MtimeAsRcloneWritesAndReadsIt) {
 TEST(AzureSharedKeyTest, BlockIdsHaveOneLength) {
   EXPECT_EQ(block_id(0).size(), block_id(49'999).size());
   EXPECT_NE(block_id(1), block_id(10));
-  EXPECT_EQ(block_id(7), s3::base64("megasync-block-000007"));
+  EXPECT_EQ(block_id(7), http::base64("megasync-block-000007"));
 }
 
 TEST(AzureSharedKeyTest, MetadataElements) {
