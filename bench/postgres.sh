@@ -292,6 +292,10 @@ if want backlog && [ -n "$mega_snap_s" ] && [ -n "$native_snap_s" ]; then
   txns=$((changes / 1000))
   changes=$((txns * 1000))
   log "backlog: $changes row updates in $txns transactions of 1000 rows"
+  # A third slot, read by pg_recvlogical alone after the others: the source's
+  # logical decoding by itself, which bounds any pgoutput client's catch-up.
+  q "$port_a" bench "SELECT 1 FROM pg_create_logical_replication_slot('bench_decode', 'pgoutput')" \
+    >/dev/null
   for ((k = 0; k < txns; k++)); do
     echo "UPDATE t SET rev = rev + 1, qty = qty + 1 WHERE id > $((k * 1000)) AND id <= $(((k + 1) * 1000));"
   done >"$work/backlog.sql"
@@ -332,11 +336,23 @@ if want backlog && [ -n "$mega_snap_s" ] && [ -n "$native_snap_s" ]; then
     failed=1
   fi
 
+  decode_s=""
+  if run_timed "backlog decoding alone (pg_recvlogical)" "$work/backlog-decode.log" \
+    "$pg_bindir/pg_recvlogical" -h "$host" -p "$port_a" -U postgres -d bench -S bench_decode \
+    --start --no-loop -E "$lsn_end" -o proto_version=1 -o publication_names=bench_t -f /dev/null; then
+    decode_s="$secs"
+  fi
+  q "$port_a" bench "SELECT pg_drop_replication_slot('bench_decode')" >/dev/null
+
   label="pg backlog $changes"
   if [ -n "$mega_back_s" ] && [ -n "$native_back_s" ]; then
     row "$label: subscription" "$mega_back_s s" "$native_back_s s" "$(ratio "$mega_back_s" "$native_back_s")"
     row "  changes/s" "$(rate "$changes" "$mega_back_s")" "$(rate "$changes" "$native_back_s")" \
       "written at $(rate "$changes" "$write_s")/s"
+    if [ -n "$decode_s" ]; then
+      row "  vs decoding alone" "$mega_back_s s" "$decode_s s" \
+        "$(ratio "$mega_back_s" "$decode_s") (pg_recvlogical: $(rate "$changes" "$decode_s") changes/s)"
+    fi
   else
     row "$label: subscription" "${mega_back_s:-failed}" "${native_back_s:-failed}" "-"
   fi

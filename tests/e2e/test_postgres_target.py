@@ -147,6 +147,32 @@ jobs:
         self.assert_exit(repair, EXIT_OK)
         self.assert_items_equal()
 
+    def test_updates_and_inserts_in_small_batches(self):
+        """Upserts are applied UPDATE-first (the rows found, then the others
+        inserted) while a table's upserts are mostly updates, and INSERT ... ON
+        CONFLICT while they are mostly new rows: in one run of many small
+        batches (updates, then new rows, then updates again), rows deleted at
+        the target behind the job's back come back with their update, and
+        the target ends equal to the source."""
+        self.sync()
+        self.assert_items_equal()
+        with open(self.config) as f:
+            config = f.read()
+        small = os.path.join(self.tmp, "small.yaml")
+        with open(small, "w") as f:
+            f.write(config.replace("    kind: database\n", "    kind: database\n    batch_size: 20\n"))
+        services.psql(self.pg, f"DELETE FROM {self.schema}.items WHERE id BETWEEN 10 AND 19 "
+                               f"OR id IN (42, 2500)")
+        db = sqlite3.connect(self.source_path)
+        with db:
+            db.execute("UPDATE items SET name = 'first pass' WHERE id <= 100")
+            db.executemany("INSERT INTO items VALUES (?, ?, 1.0, 1, '2026-03-01 00:00:00', NULL,"
+                           " NULL)", [(i, f"new {i}") for i in range(10001, 10401)])
+            db.execute("UPDATE items SET price = 7.5 WHERE id <= 100 OR id BETWEEN 2401 AND 2600")
+        db.close()
+        result = run_cli(["sync", "-c", small, self.job], cwd=self.tmp, timeout=300)
+        self.assert_exit(result, EXIT_OK)
+        self.assert_items_equal()
 
 if __name__ == "__main__":
     unittest.main()

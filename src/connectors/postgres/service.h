@@ -10,6 +10,8 @@
 
 #include <libpq-fe.h>
 
+#include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -45,6 +47,11 @@ class Rows {
   std::string_view name(int column) const { return PQfname(result_.get(), column); }
   // The column's type OID.
   unsigned int type(int column) const { return PQftype(result_.get(), column); }
+  // Rows an INSERT, UPDATE, DELETE (or COPY, ...) affected; 0 for other commands.
+  std::int64_t affected() const {
+    const char* n = PQcmdTuples(result_.get());
+    return *n == '\0' ? 0 : std::strtoll(n, nullptr, 10);
+  }
 
  private:
   std::unique_ptr<PGresult, decltype(&PQclear)> result_;

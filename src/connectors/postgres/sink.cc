@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <set>
+#include <string_view>
 
 #include "connectors/postgres/copy_text.h"
 #include "connectors/postgres/lsn.h"
@@ -14,6 +16,12 @@ namespace megasync::connectors::postgres {
 namespace {
 
 constexpr std::size_t kCopyChunk = 64 * 1024;  // bytes of COPY data sent at once
+// Planner settings of every batch's transaction (see PostgresSink::apply).
+constexpr std::string_view kPlan =
+    "SET LOCAL jit = off; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off";
+// Batches an upsert group goes INSERT ... ON CONFLICT before it tries
+// UPDATE-first again (PostgresSink::UpsertMode).
+constexpr int kUpdateProbeEvery = 8;
 
 // Writes rows in COPY text form for `columns` of `schema`: JSON arrays into
 // array columns as array literals, dates and timestamps with BC years in
@@ -234,9 +242,14 @@ Status PostgresSink::apply(const Batch& batch) {
   // A snapshot batch before the last carries no checkpoint: nothing resumes
   // from it, a crash starts the snapshot again. Its commit need not wait for
   // the WAL flush; the last batch's (synchronous) commit flushes it.
+  //
+  // The statements of a batch join the staging table to the target by key:
+  // each staged row is best found through the key's index (a hash join reads
+  // the whole table), and their cost estimate, large for a large batch, must
+  // not make the server compile them (JIT costs more than it saves here).
   if (Status s = db_->exec(batch.snapshot && batch.end.empty()
-                               ? "BEGIN; SET LOCAL synchronous_commit = off"
-                               : "BEGIN");
+                               ? "BEGIN; SET LOCAL synchronous_commit = off; " + std::string(kPlan)
+                               : "BEGIN; " + std::string(kPlan));
       !s) {
     (void)db_->exec("ROLLBACK");
     return fail(s.error().with_context("apply batch"));
@@ -637,6 +650,15 @@ Status PostgresSink::flush_table(const CollectionSchema& schema, TableRefs& rows
       updates += fmt::format("{}{} = excluded.{}", updates.empty() ? "" : ", ",
                              quote_ident(columns[i]), quote_ident(columns[i]));
     }
+    if (request_.version_column.empty() && !updates.empty()) {
+      Result<bool> done = update_first(schema, *stage_name, columns, group.size());
+      if (!done) {
+        return fail(done.error());
+      }
+      if (*done) {
+        continue;
+      }
+    }
     std::string condition;
     if (!request_.version_column.empty()) {
       if (std::find(columns.begin(), columns.end(), request_.version_column) == columns.end()) {
@@ -664,6 +686,47 @@ Status PostgresSink::flush_table(const CollectionSchema& schema, TableRefs& rows
     }
   }
   return ok();
+}
+
+Result<bool> PostgresSink::update_first(const CollectionSchema& schema,
+                                        const std::string& stage_name,
+                                        const std::vector<std::string>& columns,
+                                        std::size_t staged) {
+  UpsertMode& mode = upsert_modes_[schema.name];
+  if (!mode.update_first && ++mode.batches_since_probe < kUpdateProbeEvery) {
+    return false;
+  }
+  std::string updates;
+  for (std::size_t i = schema.primary_key.size(); i < columns.size(); ++i) {
+    updates += fmt::format("{}{} = s.{}", updates.empty() ? "" : ", ", quote_ident(columns[i]),
+                           quote_ident(columns[i]));
+  }
+  std::string match;
+  for (const std::string& key : schema.primary_key) {
+    match += fmt::format("{}t.{} = s.{}", match.empty() ? "" : " AND ", quote_ident(key),
+                         quote_ident(key));
+  }
+  Result<Rows> updated =
+      db_->query(fmt::format("UPDATE {} AS t SET {} FROM {} s WHERE {}",
+                             qualified_name(schema.name), updates, stage_name, match));
+  if (!updated) {
+    return fail(updated.error());
+  }
+  const auto found = static_cast<std::size_t>(std::max<std::int64_t>(updated->affected(), 0));
+  if (found < staged) {
+    // The staged keys are distinct (folded): those the UPDATE did not find are
+    // new rows, inserted; a key it found conflicts and is left as updated.
+    if (Status s = db_->exec(
+            fmt::format("INSERT INTO {} AS t ({}) SELECT {} FROM {} ON CONFLICT ({}) DO NOTHING",
+                        qualified_name(schema.name), join_quoted(columns), join_quoted(columns),
+                        stage_name, join_quoted(schema.primary_key)));
+        !s) {
+      return fail(s.error());
+    }
+  }
+  mode.update_first = 2 * found >= staged;
+  mode.batches_since_probe = 0;
+  return true;
 }
 
 Status PostgresSink::count_conflicts(const CollectionSchema& schema, const std::string& stage_name,

@@ -86,6 +86,14 @@ class PostgresSink : public RecordSink {
   // The temporary table staging `columns` of `schema`, created on first use.
   Result<std::string> stage(const CollectionSchema& schema,
                             const std::vector<std::string>& columns);
+  // Applies the staged upserts of `columns` (no version column) as an UPDATE
+  // of the rows found by key, then an INSERT of the rest, when the table's
+  // upserts are mostly updates: that costs the server less than INSERT ... ON
+  // CONFLICT DO UPDATE (which suits new rows better). Returns false, having
+  // done nothing, when the table's last upserts were mostly new rows and the
+  // caller should use INSERT ... ON CONFLICT.
+  Result<bool> update_first(const CollectionSchema& schema, const std::string& stage_name,
+                            const std::vector<std::string>& columns, std::size_t staged);
   // Counts the staged rows that lose to the target's row (last writer wins)
   // and differ from it; queues a report when there are any.
   Status count_conflicts(const CollectionSchema& schema, const std::string& stage_name,
@@ -105,6 +113,14 @@ class PostgresSink : public RecordSink {
   // a row already there, or when the table allows no such check).
   std::map<std::string, bool> copy_directly_;
   int next_stage_ = 0;  // names are never reused in a session
+  // Per table, how its upserts are applied: UPDATE-first while at least half
+  // of the staged rows of the last group were found; otherwise INSERT ... ON
+  // CONFLICT, with UPDATE-first tried again every few groups.
+  struct UpsertMode {
+    bool update_first = true;
+    int batches_since_probe = 0;
+  };
+  std::map<std::string, UpsertMode> upsert_modes_;
 };
 
 }  // namespace megasync::connectors::postgres

@@ -50,7 +50,11 @@ class ParallelSnapshot {
   struct Options {
     int parallelism = 2;
     std::int64_t min_chunk_pages = 1024;
-    std::size_t queue_rows = 50000;  // rows read ahead of next(), at most about
+    // Rows read ahead of next(), at most about: a little more than the
+    // largest batch the engine asks for by default (a target behind gets
+    // 10 × batch_size); more only costs memory, about 1 KB a row, and CPU
+    // (a page fault for each new page: 12% more of megasync's at 50000).
+    std::size_t queue_rows = 12000;
   };
 
   // Plans the chunks on `db`, which must be inside a transaction on the snapshot
