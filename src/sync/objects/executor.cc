@@ -18,8 +18,48 @@ namespace {
 // `transfers` copies of large files stay within a few tens of MiB.
 constexpr std::size_t kPipeCapacity = 4 << 20;
 
+// Objects listed at most this large are read whole before they are written,
+// on the copying thread: a producer thread per copy costs many small files
+// more than their bytes do.
+constexpr std::size_t kWholeReadLimit = 1 << 20;
+
 // The most paths given to one ObjectStore::remove_many (S3's DeleteObjects limit).
 constexpr std::size_t kMaxDeleteBatch = 1000;
+
+// Holds a whole object of at most `limit` bytes; a read going past it fails.
+class BufferSink : public ByteSink {
+ public:
+  BufferSink(std::size_t expected, std::size_t limit) : limit_(limit) { bytes_.reserve(expected); }
+  Status write(std::string_view chunk) override {
+    if (bytes_.size() + chunk.size() > limit_) {
+      overflowed_ = true;
+      return make_error(ErrorCode::kRetryable, "larger than {} bytes", limit_);
+    }
+    bytes_.append(chunk);
+    return ok();
+  }
+  bool overflowed() const { return overflowed_; }
+  const std::string& bytes() const { return bytes_; }
+
+ private:
+  std::size_t limit_;
+  std::string bytes_;
+  bool overflowed_ = false;
+};
+
+class BufferSource : public ByteSource {
+ public:
+  explicit BufferSource(std::string_view bytes) : rest_(bytes) {}
+  Result<std::size_t> read(char* buffer, std::size_t capacity) override {
+    const std::size_t n = std::min(capacity, rest_.size());
+    std::copy_n(rest_.data(), n, buffer);
+    rest_.remove_prefix(n);
+    return n;
+  }
+
+ private:
+  std::string_view rest_;
+};
 
 struct CopyOutcome {
   std::optional<ObjectInfo> written;  // set on success
@@ -49,6 +89,30 @@ CopyOutcome copy_one(const Action& action, ObjectStore& source, ObjectStore& tar
     outcome.written = std::move(**copied);
     outcome.server_side = true;
     return outcome;
+  }
+
+  if (action.source.size <= kWholeReadLimit) {
+    BufferSink whole(static_cast<std::size_t>(action.source.size), kWholeReadLimit);
+    Status read_status = source.read(action.path, whole);
+    if (!read_status && read_status.error().code() == ErrorCode::kNotFound) {
+      outcome.vanished = true;
+      return outcome;
+    }
+    if (!read_status && !whole.overflowed()) {
+      outcome.error = std::move(read_status.error()).with_context("read");
+      return outcome;
+    }
+    if (read_status) {
+      BufferSource in(whole.bytes());
+      Result<ObjectInfo> written = target.write(action.path, in, meta);
+      if (!written) {
+        outcome.error = std::move(written.error()).with_context("write");
+      } else {
+        outcome.written = std::move(*written);
+      }
+      return outcome;
+    }
+    // It grew past the limit since it was listed: streamed below.
   }
 
   BytePipe pipe(kPipeCapacity, cancel);
