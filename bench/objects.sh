@@ -191,57 +191,27 @@ rclone_cmd() {
 # to BUCKET of s3rver (or to the container BUCKET of Azurite, or to the folder
 # DIR/BUCKET).
 megasync_config() {
-  if [ "${3:-}" = local ]; then
-    cat >"$1/bench.yaml" <<YAML
-state:
-  path: state.db
-endpoints:
-  files:
-    type: fs
-    path: src
-    read_only: true
-  folder:
-    type: fs
-    path: $2
-    create: true
-jobs:
-  copy:
-    kind: storage
-    source: files
-    target: folder
-    delete: true
-    transfers: 8
-    timeout: 2h
-YAML
-    return
-  fi
-  if [ "${3:-}" = azure ]; then
-    cat >"$1/bench.yaml" <<YAML
-state:
-  path: state.db
-endpoints:
-  files:
-    type: fs
-    path: src
-    read_only: true
-  bucket:
-    type: azure_blob
+  local target
+  case "${3:-}" in
+  local)
+    target="    type: fs
+    path: $2"
+    ;;
+  azure)
+    target="    type: azure_blob
     account: $az_account
     key: $az_key
     container: $2
-    endpoint: $az_url
-    create: true
-jobs:
-  copy:
-    kind: storage
-    source: files
-    target: bucket
-    delete: true
-    transfers: 8
-    timeout: 2h
-YAML
-    return
-  fi
+    endpoint: $az_url"
+    ;;
+  *)
+    target="    type: s3
+    bucket: $2
+    endpoint: $url
+    access_key_id: $access_key
+    secret_access_key: $secret_key"
+    ;;
+  esac
   cat >"$1/bench.yaml" <<YAML
 state:
   path: state.db
@@ -251,11 +221,7 @@ endpoints:
     path: src
     read_only: true
   bucket:
-    type: s3
-    bucket: $2
-    endpoint: $url
-    access_key_id: $access_key
-    secret_access_key: $secret_key
+$target
     create: true
 jobs:
   copy:
