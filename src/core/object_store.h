@@ -39,9 +39,16 @@ class ObjectStore {
   // Streams the object's content into `out`. kNotFound when it vanished.
   virtual Status read(std::string_view path, ByteSink& out) = 0;
   // Writes the object atomically from `in`: readers see the old object or the
-  // complete new one, never a part. Returns the stored object's info.
+  // complete new one, never a part. Returns the stored object's info. A crash
+  // of megasync (kill -9) never loses a write that returned; a crash of the
+  // machine may, until flush() returns.
   virtual Result<ObjectInfo> write(std::string_view path, ByteSource& in,
                                    const ObjectMeta& meta) = 0;
+  // Makes every write(), remove() and keep_version() that returned durable
+  // (survive a power loss). The engine calls it once per run, after its
+  // transfers and before it remembers them. Stores whose writes are durable
+  // when they return (every remote service) have nothing to do.
+  virtual Status flush() { return ok(); }
   // Copies `object` (as `source` listed it) to the same path here without the
   // bytes passing through megasync (S3's CopyObject within one endpoint and
   // account), storing `meta` as write() would. nullopt when this store cannot

@@ -17,14 +17,15 @@ struct FsOptions {
   std::string root;        // absolute
   bool create = false;     // create the directory when missing
   bool read_only = false;  // megasync never writes here (a source); probe checks reads only
+  Durability durability = Durability::kRun;
 };
 
 class FsEndpoint : public engine::Endpoint {
  public:
   explicit FsEndpoint(FsOptions options)
       : options_(std::move(options)),
-        store_(
-            std::make_shared<FsObjectStore>(options_.root, options_.read_only, options_.create)) {}
+        store_(std::make_shared<FsObjectStore>(options_.root, options_.read_only, options_.create,
+                                               options_.durability)) {}
 
   std::string type() const override { return "fs"; }
   // Ok when root is a readable directory and, unless read_only, writable.

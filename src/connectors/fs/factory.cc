@@ -23,6 +23,13 @@ void register_fs(engine::Registry& registry) {
                  .type = OptionType::kBool,
                  .description = "megasync never writes here; health checks test reads only.",
                  .default_value = "false"},
+      OptionSpec{.name = "durability",
+                 .type = OptionType::kString,
+                 .description = "When written files reach the disk: `run` (one syncfs at the "
+                                "end of a run's transfers) or `object` (fsync of each file and "
+                                "its directory).",
+                 .default_value = "run",
+                 .choices = {"run", "object"}},
   };
   type.create = [](const config::EndpointConfig& endpoint,
                    const config::Config& config) -> Result<std::shared_ptr<engine::Endpoint>> {
@@ -30,6 +37,8 @@ void register_fs(engine::Registry& registry) {
     options.root = config.resolve_path(endpoint.options.string("path"));
     options.create = endpoint.options.boolean("create");
     options.read_only = endpoint.options.boolean("read_only");
+    options.durability = endpoint.options.string("durability") == "object" ? fs::Durability::kObject
+                                                                           : fs::Durability::kRun;
     return std::make_shared<fs::FsEndpoint>(std::move(options));
   };
   registry.add_endpoint_type(std::move(type));

@@ -1,6 +1,6 @@
-// FsObjectStore::write: the atomic replace (temp file, fsync, rename, fsync of
-// the directory), so that a reader or a crash sees the old file or the whole
-// new one.
+// FsObjectStore::write: the atomic replace (temp file, rename over the
+// target), so that a reader or a crash sees the old file or the whole new one;
+// and flush(), which makes the writes durable (or write() does, file by file).
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <openssl/evp.h>
@@ -16,6 +16,7 @@
 
 #include "connectors/fs/object_store.h"
 #include "connectors/fs/paths.h"
+#include "connectors/http/encode.h"
 
 namespace megasync::connectors::fs {
 namespace {
@@ -80,15 +81,6 @@ Status write_all(int fd, const char* data, std::size_t size, const std::string& 
   return ok();
 }
 
-std::string hex(const unsigned char* digest, unsigned int length) {
-  std::string out;
-  out.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    out += fmt::format("{:02x}", digest[i]);
-  }
-  return out;
-}
-
 Status fsync_dir(const std::string& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
@@ -146,7 +138,8 @@ Result<ObjectInfo> FsObjectStore::write(std::string_view path, ByteSource& in,
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digest_length = 0;
   EVP_DigestFinal_ex(sha.get(), digest, &digest_length);
-  const std::string sha256 = hex(digest, digest_length);
+  const std::string sha256 =
+      http::hex(std::string_view(reinterpret_cast<const char*>(digest), digest_length));
   if (!meta.sha256.empty() && meta.sha256 != sha256) {
     return make_error(ErrorCode::kRetryable,
                       "{}: content SHA-256 {} does not match the source's {}", full, sha256,
@@ -173,7 +166,7 @@ Result<ObjectInfo> FsObjectStore::write(std::string_view path, ByteSource& in,
       return make_error(ErrorCode::kRetryable, "{}", io_error("set mtime of", temp.path()));
     }
   }
-  if (::fsync(temp.fd()) != 0) {
+  if (durability_ == Durability::kObject && ::fsync(temp.fd()) != 0) {
     return make_error(ErrorCode::kRetryable, "{}", io_error("fsync", temp.path()));
   }
   struct stat st {};
@@ -189,8 +182,10 @@ Result<ObjectInfo> FsObjectStore::write(std::string_view path, ByteSource& in,
     return make_error(ErrorCode::kRetryable, "{}", io_error("close", full));
   }
   // The rename is durable only once the directory is.
-  if (Status synced = fsync_dir(dir); !synced) {
-    return fail(synced.error());
+  if (durability_ == Durability::kObject) {
+    if (Status synced = fsync_dir(dir); !synced) {
+      return fail(synced.error());
+    }
   }
   ObjectInfo info;
   info.path = std::string(path);
@@ -199,6 +194,27 @@ Result<ObjectInfo> FsObjectStore::write(std::string_view path, ByteSource& in,
       std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
   info.sha256 = sha256;
   return info;
+}
+
+Status FsObjectStore::flush() {
+  if (durability_ != Durability::kRun || read_only_) {
+    return ok();
+  }
+  const int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      return ok();  // nothing was written (a `create` root is made by the first write)
+    }
+    return make_error(ErrorCode::kRetryable, "{}", io_error("open", root_));
+  }
+  const int rc = ::syncfs(fd);
+  ::close(fd);
+  if (rc != 0) {
+    // A write-back error (EIO, ENOSPC) means a file written may not be whole
+    // on disk: the run fails, and the next one compares and copies again.
+    return make_error(ErrorCode::kRetryable, "{}", io_error("syncfs", root_));
+  }
+  return ok();
 }
 
 }  // namespace megasync::connectors::fs

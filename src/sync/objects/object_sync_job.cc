@@ -252,8 +252,15 @@ Status ObjectSyncJob::apply(const Plan& plan, engine::RunContext& ctx) {
   }
   ExecuteOptions execute_options{options_.target_name, options_.transfers, options_.keep_versions};
   Result<ExecuteResult> result = execute(plan, *source_, *target_, execute_options, ctx);
+  // What the transfers changed reaches the disk before the run counts it
+  // done, failed transfers or not (one syncfs on a local store, not an fsync
+  // per file; nothing on a remote one).
+  Status flushed = plan.actions.empty() ? ok() : target_->flush();
   if (!result) {
     return fail(std::move(result.error()).with_context("target " + options_.target_name));
+  }
+  if (!flushed) {
+    return fail(std::move(flushed.error()).with_context("target " + options_.target_name));
   }
   {
     std::lock_guard lock(mutex_);

@@ -21,7 +21,7 @@ class FsEndpointTest : public ::testing::Test {
 };
 
 TEST_F(FsEndpointTest, ExistingWritableDirectoryIsUp) {
-  FsEndpoint endpoint({dir_, false, false});
+  FsEndpoint endpoint({.root = dir_});
   EXPECT_TRUE(endpoint.probe(Deadline::never()));
   // The probe's write round trip leaves nothing behind.
   EXPECT_TRUE(std::filesystem::is_empty(dir_));
@@ -41,7 +41,7 @@ TEST_F(FsEndpointTest, MissingDirectoryIsDownUnlessCreateIsSet) {
 
 TEST_F(FsEndpointTest, AFileIsNotADirectory) {
   std::ofstream(dir_ + "/file") << "x";
-  FsEndpoint endpoint({dir_ + "/file", false, false});
+  FsEndpoint endpoint({.root = dir_ + "/file"});
   Status status = endpoint.probe(Deadline::never());
   ASSERT_FALSE(status);
   EXPECT_EQ(status.error().code(), ErrorCode::kPermanent);

@@ -261,8 +261,31 @@ TEST_F(FsObjectStoreTest, MissingRootFailsToListUnlessCreateIsSet) {
   EXPECT_FALSE(stdfs::exists(dir_ + "/nope"));  // listing changes nothing
 }
 
+TEST_F(FsObjectStoreTest, FlushSyncsTheFilesystemOnceForEitherDurability) {
+  for (Durability durability : {Durability::kRun, Durability::kObject}) {
+    const std::string root = durability == Durability::kRun ? "run" : "object";
+    FsObjectStore store(dir_ + "/" + root, false, /*create=*/true, durability);
+    ASSERT_TRUE(put(store, "a/b/c.txt", "whole file"));
+    ASSERT_TRUE(put(store, "a/b/c.txt", "replaced"));
+    EXPECT_EQ(contents(root + "/a/b/c.txt"), "replaced");
+    Status flushed = store.flush();
+    EXPECT_TRUE(flushed) << flushed.error().message();
+  }
+  // A `create` root nothing was written to yet has nothing to flush.
+  FsObjectStore unwritten(dir_ + "/never", false, /*create=*/true);
+  EXPECT_TRUE(unwritten.flush());
+  EXPECT_FALSE(stdfs::exists(dir_ + "/never"));
+  // A root that is not a directory fails, naming it.
+  std::ofstream(dir_ + "/plain") << "x";
+  FsObjectStore not_a_dir(dir_ + "/plain", false);
+  Status status = not_a_dir.flush();
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().code(), ErrorCode::kRetryable);
+  EXPECT_NE(status.error().message().find(dir_ + "/plain"), std::string::npos);
+}
+
 TEST_F(FsObjectStoreTest, EndpointSharesOneStoreOverItsRoot) {
-  FsEndpoint endpoint({dir_, false, false});
+  FsEndpoint endpoint({.root = dir_});
   Result<std::shared_ptr<ObjectStore>> store = endpoint.object_store();
   ASSERT_TRUE(store);
   EXPECT_EQ(store->get(), endpoint.object_store()->get());
