@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "connectors/postgres/copy_binary.h"
 #include "connectors/postgres/service.h"
 #include "core/net_changes.h"
 #include "core/record_source.h"
@@ -92,6 +93,10 @@ class PostgresSink : public RecordSink {
   // CONFLICT DO UPDATE (which suits new rows better). Returns false, having
   // done nothing, when the table's last upserts were mostly new rows and the
   // caller should use INSERT ... ON CONFLICT.
+  // The binary encoder for `columns` of the table, nullopt when one of them
+  // has no binary form here (the rows then go as text).
+  Result<std::optional<BinaryRowEncoder>> binary_encoder(const CollectionSchema& schema,
+                                                         const std::vector<std::string>& columns);
   Result<bool> update_first(const CollectionSchema& schema, const std::string& stage_name,
                             const std::vector<std::string>& columns, std::size_t staged);
   // Counts the staged rows that lose to the target's row (last writer wins)
@@ -112,6 +117,11 @@ class PostgresSink : public RecordSink {
   // Per table: snapshot rows go straight in with COPY (false once a COPY met
   // a row already there, or when the table allows no such check).
   std::map<std::string, bool> copy_directly_;
+  // Per table, its columns' types for a binary COPY (loaded on first use,
+  // reloaded after prepare()); tables whose values met one binary cannot
+  // write are copied as text from then on.
+  std::map<std::string, std::map<std::string, TargetType>> column_types_;
+  std::set<std::string> text_copy_;
   int next_stage_ = 0;  // names are never reused in a session
   // Per table, how its upserts are applied: UPDATE-first while at least half
   // of the staged rows of the last group were found; otherwise INSERT ... ON

@@ -9,11 +9,7 @@
 #include <utility>
 
 namespace megasync::connectors::postgres {
-namespace {
 
-// ---- dates and times ----
-
-// Days since 1970-01-01 of a proleptic Gregorian date (astronomical year).
 // Howard Hinnant's days_from_civil: exact for any int64 year we can see here.
 std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
   y -= m <= 2 ? 1 : 0;
@@ -23,6 +19,10 @@ std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
   const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
+
+namespace {
+
+// ---- dates and times ----
 
 struct CivilDate {
   std::int64_t year = 0;

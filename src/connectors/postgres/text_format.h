@@ -6,6 +6,7 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -14,6 +15,9 @@
 #include "core/error.h"
 
 namespace megasync::connectors::postgres {
+
+// Days since 1970-01-01 of a proleptic Gregorian date (astronomical year).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d);
 
 // timestamptz output ("2024-01-02 05:04:05.123456+02", "+05:30", "+05:53:28",
 // a trailing " BC") to UTC ISO-8601 ("2024-01-02T03:04:05.123456Z"). Fractions
