@@ -20,7 +20,9 @@
 #   MEGASYNC_BIN          binary to measure (default build/release/megasync)
 #   MEGASYNC_PG_BINDIR    PostgreSQL 15 programs (default /usr/lib/postgresql/15/bin)
 #   BENCH_PG_ROWS         rows of the snapshot table (default 1000000)
-#   BENCH_PG_CHANGES      row updates of the backlog (default BENCH_PG_ROWS, at most that)
+#   BENCH_PG_CHANGES      row updates of each backlog round (default BENCH_PG_ROWS, at most that)
+#   BENCH_PG_BACKLOG_TXN_ROWS  rows a backlog transaction updates, one round each
+#                         (default "1000 10": bulk jobs, then an application's writes)
 #   BENCH_PG_SECONDS      pgbench duration of each streaming phase (default 30)
 #   BENCH_PG_CLIENTS      pgbench clients (default 4)
 #   BENCH_PG_TXN_ROWS     rows each pgbench transaction inserts (default 4)
@@ -38,6 +40,7 @@ cd "$repo"
 
 rows="${BENCH_PG_ROWS:-1000000}"
 changes="${BENCH_PG_CHANGES:-$rows}"
+backlog_txn_rows="${BENCH_PG_BACKLOG_TXN_ROWS:-1000 10}"
 write_seconds="${BENCH_PG_SECONDS:-30}"
 clients="${BENCH_PG_CLIENTS:-4}"
 txn_rows="${BENCH_PG_TXN_ROWS:-4}"
@@ -286,41 +289,48 @@ fi
 
 # ---------------------------------------------------------------------------
 # 2. Backlog: changes made while megasync is stopped and the subscription
-# disabled, then each catches up alone.
-if want backlog && [ -n "$mega_snap_s" ] && [ -n "$native_snap_s" ]; then
-  [ "$changes" -le "$rows" ] || changes="$rows"
-  txns=$((changes / 1000))
-  changes=$((txns * 1000))
-  log "backlog: $changes row updates in $txns transactions of 1000 rows"
+# disabled, then each catches up alone. One round per transaction size: large
+# transactions (a bulk job) and pgbench-sized ones (an application's writes),
+# where a replicator that applies each source transaction on its own pays a
+# commit for every few rows.
+# backlog_round ROUND TXN_ROWS: every row updated once more (rev = ROUND after).
+backlog_round() {
+  local round="$1" txn_rows="$2"
+  local txns=$((changes / txn_rows)) n write_s lsn_end label
+  local n_changes=$((txns * txn_rows))
+  log "backlog $round: $n_changes row updates in $txns transactions of $txn_rows rows"
   # A third slot, read by pg_recvlogical alone after the others: the source's
   # logical decoding by itself, which bounds any pgoutput client's catch-up.
   q "$port_a" bench "SELECT 1 FROM pg_create_logical_replication_slot('bench_decode', 'pgoutput')" \
     >/dev/null
   for ((k = 0; k < txns; k++)); do
-    echo "UPDATE t SET rev = rev + 1, qty = qty + 1 WHERE id > $((k * 1000)) AND id <= $(((k + 1) * 1000));"
-  done >"$work/backlog.sql"
-  run_timed "backlog writes" "$work/backlog-write.log" "$pg_bindir/psql" -X -q \
-    -v ON_ERROR_STOP=1 -h "$host" -p "$port_a" -U postgres -d bench -f "$work/backlog.sql" || true
+    echo "UPDATE t SET rev = rev + 1, qty = qty + 1 WHERE id > $((k * txn_rows)) AND id <= $(((k + 1) * txn_rows));"
+  done >"$work/backlog-$round.sql"
+  # One commit a statement; not waiting for each commit's WAL flush keeps the
+  # writer quick (the replicators read the same WAL either way).
+  run_timed "backlog $round writes" "$work/backlog-write-$round.log" env \
+    PGOPTIONS="-c synchronous_commit=off" "$pg_bindir/psql" -X -q \
+    -v ON_ERROR_STOP=1 -h "$host" -p "$port_a" -U postgres -d bench -f "$work/backlog-$round.sql" || true
   write_s="$secs"
   lsn_end="$(q "$port_a" bench "SELECT pg_current_wal_lsn()")"
-  log "backlog: $(q "$port_a" bench "SELECT string_agg(slot_name || ' ' ||
+  log "backlog $round: $(q "$port_a" bench "SELECT string_agg(slot_name || ' ' ||
     pg_size_pretty(pg_wal_lsn_diff('$lsn_end', confirmed_flush_lsn)), ', ') FROM pg_replication_slots") behind"
 
   # megasync: `megasync sync` ends once caught up with the WAL end it saw at its
   # start (a run gives up catching up after a minute: then the next one goes on).
-  mega_back_s="" native_back_s="" total=0 tries=0 caught=0
+  local mega_back_s="" native_back_s="" total=0 tries=0 caught=0 decode_s=""
   while [ "$tries" -lt 10 ]; do
     tries=$((tries + 1))
-    run_timed "backlog megasync (run $tries)" "$work/backlog-mega-$tries.log" \
+    run_timed "backlog $round megasync (run $tries)" "$work/backlog-mega-$round-$tries.log" \
       "$bin" sync -c "$work/snap.yaml" copy-table || break
     total="$(awk -v a="$total" -v b="$secs" 'BEGIN { printf "%.3f", a + b }')"
-    n="$(q "$port_b" mega "SELECT count(*) FROM t WHERE rev = 1")"
-    if [ "$n" = "$changes" ]; then caught=1; break; fi
+    n="$(q "$port_b" mega "SELECT count(*) FROM t WHERE rev = $round")"
+    if [ "$n" = "$n_changes" ]; then caught=1; break; fi
   done
   if [ "$caught" = 1 ]; then
     mega_back_s="$total"
   else
-    log "backlog megasync: target has $n of $changes updated rows"; failed=1
+    log "backlog $round megasync: target has $n of $n_changes updated rows"; failed=1
   fi
 
   sync
@@ -329,33 +339,43 @@ if want backlog && [ -n "$mega_snap_s" ] && [ -n "$native_snap_s" ]; then
   if wait_for "native subscription caught up" 7200 q "$port_a" bench \
     "SELECT confirmed_flush_lsn >= '$lsn_end' FROM pg_replication_slots WHERE slot_name = 'bench_t'"; then
     native_back_s="$(elapsed "$t0" "$(now)")"
-    log "backlog native subscription: $native_back_s s"
-    n="$(q "$port_b" native "SELECT count(*) FROM t WHERE rev = 1")"
-    [ "$n" = "$changes" ] || { log "backlog native: target has $n of $changes updated rows"; failed=1; }
+    log "backlog $round native subscription: $native_back_s s"
+    n="$(q "$port_b" native "SELECT count(*) FROM t WHERE rev = $round")"
+    [ "$n" = "$n_changes" ] ||
+      { log "backlog $round native: target has $n of $n_changes updated rows"; failed=1; }
   else
     failed=1
   fi
+  q "$port_b" native "ALTER SUBSCRIPTION bench_t DISABLE"
 
-  decode_s=""
-  if run_timed "backlog decoding alone (pg_recvlogical)" "$work/backlog-decode.log" \
+  if run_timed "backlog $round decoding alone (pg_recvlogical)" "$work/backlog-decode-$round.log" \
     "$pg_bindir/pg_recvlogical" -h "$host" -p "$port_a" -U postgres -d bench -S bench_decode \
     --start --no-loop -E "$lsn_end" -o proto_version=1 -o publication_names=bench_t -f /dev/null; then
     decode_s="$secs"
   fi
   q "$port_a" bench "SELECT pg_drop_replication_slot('bench_decode')" >/dev/null
 
-  label="pg backlog $changes"
+  label="pg backlog $n_changes, $txn_rows/txn"
   if [ -n "$mega_back_s" ] && [ -n "$native_back_s" ]; then
     row "$label: subscription" "$mega_back_s s" "$native_back_s s" "$(ratio "$mega_back_s" "$native_back_s")"
-    row "  changes/s" "$(rate "$changes" "$mega_back_s")" "$(rate "$changes" "$native_back_s")" \
-      "written at $(rate "$changes" "$write_s")/s"
+    row "  changes/s" "$(rate "$n_changes" "$mega_back_s")" "$(rate "$n_changes" "$native_back_s")" \
+      "written at $(rate "$n_changes" "$write_s")/s"
     if [ -n "$decode_s" ]; then
       row "  vs decoding alone" "$mega_back_s s" "$decode_s s" \
-        "$(ratio "$mega_back_s" "$decode_s") (pg_recvlogical: $(rate "$changes" "$decode_s") changes/s)"
+        "$(ratio "$mega_back_s" "$decode_s") (pg_recvlogical: $(rate "$n_changes" "$decode_s") changes/s)"
     fi
   else
     row "$label: subscription" "${mega_back_s:-failed}" "${native_back_s:-failed}" "-"
   fi
+}
+
+if want backlog && [ -n "$mega_snap_s" ] && [ -n "$native_snap_s" ]; then
+  [ "$changes" -le "$rows" ] || changes="$rows"
+  round=0
+  for txn_rows in $backlog_txn_rows; do
+    round=$((round + 1))
+    backlog_round "$round" "$txn_rows"
+  done
 elif want backlog; then
   row "pg backlog (subscription)" "skipped" "skipped" "needs both snapshots"
 fi

@@ -453,13 +453,15 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx, const Flow& flow, const
   for (std::size_t i = 0; i < flow.targets.size(); ++i) {
     const std::string& name = flow.targets[i].first;
     workers.push_back(std::make_unique<TargetWorker>(
-        TargetSettings{.job = options_.job,
-                       .target = name,
-                       .queue_batches = std::max<std::size_t>(options_.queue_batches, 1),
-                       .store = ctx.store,
-                       .progress = ctx.progress,
-                       .durable = start->per_target[i],
-                       .dead_letters = dead_letter_settings(ctx, flow.targets[i].second, *schemas)},
+        TargetSettings{
+            .job = options_.job,
+            .target = name,
+            .queue_batches = std::max<std::size_t>(options_.queue_batches, 1),
+            .merge_changes = std::max<std::size_t>(options_.batch_size, 1) * kBehindBatches,
+            .store = ctx.store,
+            .progress = ctx.progress,
+            .durable = start->per_target[i],
+            .dead_letters = dead_letter_settings(ctx, flow.targets[i].second, *schemas)},
         std::move(sinks[i])));
   }
   if (start->resume && *marker) {

@@ -16,6 +16,8 @@ namespace megasync::sync::records {
 namespace {
 
 constexpr std::chrono::seconds kSaveCheckpointEvery{1};
+// Batches the queue takes at most, however small (TargetSettings::merge_changes).
+constexpr std::size_t kMaxQueued = 256;
 constexpr std::chrono::milliseconds kMaxBackoff{5000};
 // Changes that fail alone, with none of the batch applied, before the batch
 // is taken to fail as a whole (the target refuses everything, not a change).
@@ -45,7 +47,16 @@ TargetWorker::~TargetWorker() {
 
 bool TargetWorker::push(std::shared_ptr<const Batch> batch, const CancelToken& cancel) {
   std::unique_lock lock(mutex_);
-  while (queue_.size() >= settings_.queue_batches && !error_ && !closed_) {
+  auto full = [&] {
+    if (queue_.size() < settings_.queue_batches) {
+      return false;
+    }
+    // Small batches to merge: more of them, as long as they hold fewer changes
+    // than one merged batch.
+    return settings_.merge_changes == 0 || queue_.size() >= kMaxQueued ||
+           queued_changes_ >= settings_.merge_changes;
+  };
+  while (full() && !error_ && !closed_) {
     // Woken by the worker taking a batch; the timeout lets a cancel through.
     changed_.wait_for(lock, std::chrono::milliseconds(50));
     if (cancel.cancelled()) {
@@ -55,9 +66,37 @@ bool TargetWorker::push(std::shared_ptr<const Batch> batch, const CancelToken& c
   if (error_ || closed_ || cancel.cancelled()) {
     return false;
   }
+  queued_changes_ += batch->changes.size();
   queue_.push_back(std::move(batch));
   changed_.notify_all();
   return true;
+}
+
+std::shared_ptr<const Batch> TargetWorker::take() {
+  std::shared_ptr<const Batch> first = std::move(queue_.front());
+  queue_.pop_front();
+  queued_changes_ -= first->changes.size();
+  // Merged: stream batches only (a snapshot's have their own commit rules),
+  // none after the first with schema changes (those apply before all of the
+  // merged batch's changes: they must not come before earlier changes).
+  auto mergeable = [&](const Batch& next, std::size_t total) {
+    return !next.snapshot && next.schema_changes.empty() && !next.end.empty() &&
+           total + next.changes.size() <= settings_.merge_changes;
+  };
+  if (settings_.merge_changes == 0 || first->snapshot || first->end.empty() || queue_.empty() ||
+      !mergeable(*queue_.front(), first->changes.size())) {
+    return first;
+  }
+  auto merged = std::make_shared<Batch>(*first);
+  while (!queue_.empty() && mergeable(*queue_.front(), merged->changes.size())) {
+    const Batch& next = *queue_.front();
+    merged->changes.insert(merged->changes.end(), next.changes.begin(), next.changes.end());
+    merged->end = next.end;
+    merged->bytes += next.bytes;
+    queued_changes_ -= next.changes.size();
+    queue_.pop_front();
+  }
+  return merged;
 }
 
 void TargetWorker::close(bool abandon) {
@@ -95,13 +134,13 @@ void TargetWorker::loop() {
       changed_.wait(lock, [&] { return !queue_.empty() || closed_; });
       if (queue_.empty() || abandon_ || error_) {
         queue_.clear();
+        queued_changes_ = 0;
         changed_.notify_all();
         lock.unlock();
         save_checkpoint();
         return;
       }
-      batch = std::move(queue_.front());
-      queue_.pop_front();
+      batch = take();
       changed_.notify_all();
     }
     Status applied = apply(*batch);

@@ -67,6 +67,12 @@ struct TargetSettings {
   std::string job;
   std::string target;
   std::size_t queue_batches = 4;
+  // Stream batches waiting in the queue are applied together, as one batch of
+  // up to this many changes (0: one by one). Small batches (a backlog of
+  // small transactions) then cost the target one transaction and one set of
+  // statements for many, and the queue takes more of them while they hold
+  // fewer changes than this (at most 256 batches).
+  std::size_t merge_changes = 0;
   state::StateStore* store = nullptr;       // may be null in tests: no checkpoints
   engine::RunProgress* progress = nullptr;  // may be null
   std::optional<Position> durable;          // the checkpoint the run started from
@@ -96,6 +102,9 @@ class TargetWorker {
 
  private:
   void loop();
+  // The front batch, with the stream batches queued behind it merged in (up
+  // to merge_changes). Called with mutex_ held and the queue not empty.
+  std::shared_ptr<const Batch> take();
   Status apply(const Batch& batch);
   // A change to dead-letter: its index in the batch, the error, the attempts.
   struct Dead {
@@ -119,6 +128,7 @@ class TargetWorker {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<std::shared_ptr<const Batch>> queue_;
+  std::size_t queued_changes_ = 0;  // in queue_
   bool closed_ = false;
   bool abandon_ = false;
   std::optional<Error> error_;

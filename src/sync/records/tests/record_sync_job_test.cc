@@ -25,7 +25,7 @@ struct SourceLog {
   std::mutex mutex;
   std::vector<Position> released;
   std::atomic<int>* applied_by_slow = nullptr;  // for the backpressure check
-  int max_ahead = 0;                            // reads minus the slow target's applies
+  int max_ahead = 0;                            // reads minus the changes the slow target applied
 };
 
 constexpr std::chrono::milliseconds kIdleWait{5};
@@ -88,7 +88,8 @@ struct TargetState {
   std::mutex mutex;
   std::vector<std::int64_t> applied;  // ids, in apply order
   std::atomic<int> applies{0};
-  int fail_at = 0;  // fail the n-th apply (1-based); 0: never
+  std::atomic<int> changes{0};  // applied
+  int fail_at = 0;              // fail the n-th apply (1-based); 0: never
   std::chrono::milliseconds delay{0};
 };
 
@@ -106,6 +107,7 @@ class FakeSink : public RecordSink {
       state_->applied.push_back(std::get<std::int64_t>(c.key[0]));
     }
     ++state_->applies;
+    state_->changes += static_cast<int>(batch.changes.size());
     return ok();
   }
 
@@ -132,8 +134,10 @@ class FakeEndpoint : public engine::Endpoint {
 
 class RecordSyncJobTest : public ::testing::Test {
  protected:
-  RecordSyncJob make_job(std::size_t queue, Duration stream_for = Duration{0}) {
+  RecordSyncJob make_job(std::size_t queue, Duration stream_for = Duration{0},
+                         std::size_t batch_size = 1000) {
     RecordSyncOptions options;
+    options.batch_size = batch_size;
     options.stop_when_caught_up = stream_for.count() == 0;
     options.stream_for = stream_for;
     options.job = "orders";
@@ -191,13 +195,16 @@ TEST_F(RecordSyncJobTest, FansOutAndCheckpointsEachTarget) {
 
 TEST_F(RecordSyncJobTest, SlowTargetBoundsHowFarTheSourceReadsAhead) {
   slow_.delay = std::chrono::milliseconds(5);
-  log_.count = 30;
-  log_.applied_by_slow = &slow_.applies;
-  RecordSyncJob job = make_job(2);
+  log_.count = 100;
+  log_.applied_by_slow = &slow_.changes;
+  // Batches of one change, merged by a target up to 10 × batch_size (10).
+  RecordSyncJob job = make_job(2, Duration{0}, /*batch_size=*/1);
   ASSERT_TRUE(run(job));
-  EXPECT_EQ(slow_.applied, range(1, 30));
-  // At most the queue (2), the batch being applied (1) and the batch being pushed (1).
-  EXPECT_LE(log_.max_ahead, 4);
+  EXPECT_EQ(slow_.applied, range(1, 100));
+  // At most the queue (2 batches, or more while they hold fewer than 10
+  // changes), the merged batch being applied (10), the batch being pushed and
+  // the one being read.
+  EXPECT_LE(log_.max_ahead, 10 + 10 + 2);
 }
 
 TEST_F(RecordSyncJobTest, FailingTargetFailsTheRunAndCatchesUpFromItsOwnCheckpoint) {
