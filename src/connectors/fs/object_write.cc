@@ -3,7 +3,6 @@
 // and flush(), which makes the writes durable (or write() does, file by file).
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <openssl/evp.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -116,8 +115,7 @@ Result<ObjectInfo> FsObjectStore::write(std::string_view path, ByteSource& in,
     return make_error(ErrorCode::kRetryable, "{}", io_error("create temp file in", dir));
   }
 
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> sha(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(sha.get(), EVP_sha256(), nullptr);
+  http::Digest sha(http::Digest::Kind::kSha256);
   // Not zero-filled: a small file touches only the pages it uses.
   const auto buffer = std::make_unique_for_overwrite<char[]>(kChunk);
   std::uint64_t size = 0;
@@ -132,14 +130,10 @@ Result<ObjectInfo> FsObjectStore::write(std::string_view path, ByteSource& in,
     if (Status status = write_all(temp.fd(), buffer.get(), *n, temp.path()); !status) {
       return fail(status.error());
     }
-    EVP_DigestUpdate(sha.get(), buffer.get(), *n);
+    sha.update(std::string_view(buffer.get(), *n));
     size += *n;
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int digest_length = 0;
-  EVP_DigestFinal_ex(sha.get(), digest, &digest_length);
-  const std::string sha256 =
-      http::hex(std::string_view(reinterpret_cast<const char*>(digest), digest_length));
+  const std::string sha256 = http::hex(sha.finish());
   if (!meta.sha256.empty() && meta.sha256 != sha256) {
     return make_error(ErrorCode::kRetryable,
                       "{}: content SHA-256 {} does not match the source's {}", full, sha256,

@@ -454,9 +454,9 @@ Result<std::set<std::string>> PostgresSink::copy_snapshot(const Batch& batch) {
     if (!*direct) {
       continue;
     }
-    // Every row must carry the same columns (a snapshot reads them all): the
-    // key, then the other fields in name order. Every row carries the fields
-    // of the first (by name, in order); `key_field` marks the key's among them.
+    // Every row must carry the fields of the first (a snapshot reads them
+    // all), by name and in order. The columns: the key, then the other fields
+    // in name order; `key_field` marks the key's among a row's fields.
     const Fields& first = changes.front()->fields;
     std::vector<std::string> columns = schema.primary_key;
     std::vector<bool> key_field;
