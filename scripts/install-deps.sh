@@ -10,6 +10,7 @@ packages=(
   # libraries
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcpp-httplib-dev libcli11-dev libexpected-dev
   nlohmann-json3-dev libsqlite3-dev libssl-dev libxxhash-dev libcurl4-openssl-dev
+  libjemalloc-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3 rsync
   # test servers and their clients/libraries (started by tests/services/start.sh)

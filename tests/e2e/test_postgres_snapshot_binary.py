@@ -1,9 +1,13 @@
-"""A snapshot copied straight into a PostgreSQL target's table goes as a
-binary COPY when every column's type has a binary form here
+"""A snapshot is read from the source with a binary COPY when every column's
+type has a decoder, and copied straight into a PostgreSQL target's table with
+a binary COPY when every column's type has an encoder
 (src/connectors/postgres/copy_binary.h). Values at the edges of each such type
-arrive exactly as the source holds them, as the real target's receive
-functions read them; a table holding a value the binary form does not take
-(a BC date, a NaN numeric) is copied as text instead, and arrives as exactly."""
+arrive exactly as the source holds them, as the real servers' send and
+receive functions make them: `edges` is read as text (an enum has no decoder)
+and written binary, `plain` (the same rows without the enum) goes binary both
+ways, and `mixed` is read binary, but holds values the binary form does not
+write (a BC date, a NaN numeric), so it is written as text, and arrives as
+exactly."""
 
 import os
 import unittest
@@ -66,6 +70,8 @@ class PostgresSnapshotBinaryTest(DaemonTestCase):
             CREATE TYPE {s}.mood AS ENUM ('happy', 'sad', 'it''s "ok"');
             CREATE TABLE {s}.edges(id int PRIMARY KEY, {columns});
             INSERT INTO {s}.edges VALUES {rows};
+            CREATE TABLE {s}.plain AS SELECT * FROM {s}.edges;
+            ALTER TABLE {s}.plain ADD PRIMARY KEY (id), DROP COLUMN c_mood;
             -- Binary takes every row but one, which sends the table as text.
             CREATE TABLE {s}.mixed(id int PRIMARY KEY, d date, n numeric, t timestamptz);
             INSERT INTO {s}.mixed SELECT i, date '2000-01-01' + i, i / 7.0,
@@ -97,14 +103,16 @@ jobs:
     kind: database
     source: app
     targets: [pgb]
-    tables: [{s}.edges, {s}.mixed]
+    tables: [{s}.edges, {s}.plain, {s}.mixed]
     verify_interval: 0s
 """)
 
     def rows(self, conn, table: str) -> list:
         """Each row's text, with the column types of the source (the target's
         enum column is text) and timestamps in UTC."""
-        names = [name for name, _ in COLUMNS] if table == "edges" else ["d", "n", "t"]
+        names = {"edges": [name for name, _ in COLUMNS],
+                 "plain": [name for name, _ in COLUMNS if name != "c_mood"],
+                 "mixed": ["d", "n", "t"]}[table]
         # Hex, so that newlines in values do not split psql's rows.
         casts = ", ".join(f"coalesce(encode(convert_to({name}::text, 'UTF8'), 'hex'), 'NULL')"
                           for name in names)
@@ -114,14 +122,15 @@ jobs:
     def test_edge_values_arrive_exactly_binary_or_text(self):
         result = run_cli(["sync", "-c", self.config, self.job], cwd=self.tmp, timeout=120)
         self.assertEqual(result.returncode, EXIT_OK, result.stderr)
-        for table in ("edges", "mixed"):
+        for table in ("edges", "plain", "mixed"):
             source = self.rows(self.pg, table)
-            self.assertEqual(len(source), len(ROWS) if table == "edges" else 2001)
+            self.assertEqual(len(source), 2001 if table == "mixed" else len(ROWS))
             self.assertEqual(self.rows(self.pgb, table), source, table)
         # The table with a BC date went as text; the other one did not.
         self.assertIn(f"table {self.schema}.mixed: a snapshot value has no binary form",
                       result.stderr)
         self.assertNotIn(f"table {self.schema}.edges: a snapshot value", result.stderr)
+        self.assertNotIn(f"table {self.schema}.plain: a snapshot value", result.stderr)
 
 
 if __name__ == "__main__":

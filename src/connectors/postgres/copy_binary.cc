@@ -1,6 +1,9 @@
 #include "connectors/postgres/copy_binary.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -526,6 +529,281 @@ bool BinaryRowEncoder::append(const std::vector<const Value*>& values, std::stri
     }
   }
   return true;
+}
+
+// ---- the way in ----
+
+namespace {
+
+// Big-endian reads over one message; every read checks the bounds.
+struct Reader {
+  std::string_view data;
+  std::size_t pos = 0;
+  bool ok = true;
+
+  bool done() const { return pos >= data.size(); }
+  std::string_view take(std::size_t n) {
+    if (!ok || data.size() - pos < n) {
+      ok = false;
+      return {};
+    }
+    std::string_view out = data.substr(pos, n);
+    pos += n;
+    return out;
+  }
+  std::uint64_t unsigned_of(std::size_t n) {
+    std::uint64_t v = 0;
+    for (char c : take(n)) {
+      v = (v << 8) | static_cast<unsigned char>(c);
+    }
+    return v;
+  }
+  std::int16_t i16() { return static_cast<std::int16_t>(unsigned_of(2)); }
+  std::int32_t i32() { return static_cast<std::int32_t>(unsigned_of(4)); }
+  std::int64_t i64() { return static_cast<std::int64_t>(unsigned_of(8)); }
+};
+
+// numeric's sign field.
+constexpr std::uint16_t kNumericNegative = 0x4000;
+constexpr std::uint16_t kNumericNaN = 0xC000;
+constexpr std::uint16_t kNumericInfinity = 0xD000;
+constexpr std::uint16_t kNumericMinusInfinity = 0xF000;
+
+// numeric_send's form as numeric_out prints it: the whole part without
+// leading zeros ("0" when there is none), then exactly dscale digits after
+// the point.
+std::optional<std::string> numeric_text(std::string_view bytes) {
+  Reader in{bytes};
+  const std::int16_t ndigits = in.i16();
+  const std::int16_t weight = in.i16();
+  const auto sign = static_cast<std::uint16_t>(in.i16());
+  const std::int16_t dscale = in.i16();
+  if (!in.ok || ndigits < 0 || dscale < 0 || bytes.size() != 8 + 2 * std::size_t(ndigits)) {
+    return std::nullopt;
+  }
+  switch (sign) {
+    case kNumericNaN:
+      return "NaN";
+    case kNumericInfinity:
+      return "Infinity";
+    case kNumericMinusInfinity:
+      return "-Infinity";
+    case 0:
+    case kNumericNegative:
+      break;
+    default:
+      return std::nullopt;
+  }
+  std::vector<int> digits(static_cast<std::size_t>(ndigits));
+  for (int& digit : digits) {
+    digit = in.i16();
+    if (digit < 0 || digit > 9999) {
+      return std::nullopt;
+    }
+  }
+  auto digit_at = [&](int i) { return i >= 0 && i < ndigits ? digits[std::size_t(i)] : 0; };
+  std::string out;
+  if (sign == kNumericNegative) {
+    out += '-';
+  }
+  if (weight < 0) {
+    out += '0';
+  }
+  for (int d = 0; d <= weight; ++d) {
+    const std::string group = fmt::format("{:04}", digit_at(d));
+    // The first group without its leading zeros (at least one digit).
+    out += d > 0 ? group : group.substr(std::min(group.find_first_not_of('0'), std::size_t{3}));
+  }
+  if (dscale > 0) {
+    out += '.';
+    std::string fraction;
+    for (int d = weight + 1; fraction.size() < std::size_t(dscale); ++d) {
+      fraction += fmt::format("{:04}", digit_at(d));
+    }
+    fraction.resize(std::size_t(dscale));
+    out += fraction;
+  }
+  return out;
+}
+
+std::string uuid_text(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) {
+      out += '-';
+    }
+    const auto byte = static_cast<unsigned char>(bytes[i]);
+    out += kHex[byte >> 4];
+    out += kHex[byte & 0xf];
+  }
+  return out;
+}
+
+// A float4 as text_to_value reads its text output: the shortest decimal that
+// gives the float back, read as a double (not the float widened).
+double float4_value(float value) {
+  if (std::isnan(value)) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  if (std::isinf(value)) {
+    return value > 0 ? std::numeric_limits<double>::infinity()
+                     : -std::numeric_limits<double>::infinity();
+  }
+  char text[32];
+  const auto printed = std::to_chars(text, text + sizeof text, value);
+  double out = 0;
+  std::from_chars(text, printed.ptr, out);
+  return out;
+}
+
+bool decodable(Oid type) {
+  switch (type) {
+    case type_oid::kBool:
+    case type_oid::kInt2:
+    case type_oid::kInt4:
+    case type_oid::kInt8:
+    case type_oid::kOid:
+    case type_oid::kFloat4:
+    case type_oid::kFloat8:
+    case type_oid::kNumeric:
+    case type_oid::kText:
+    case type_oid::kVarchar:
+    case type_oid::kBpchar:
+    case type_oid::kJson:
+    case type_oid::kJsonb:
+    case type_oid::kBytea:
+    case type_oid::kUuid:
+    case type_oid::kDate:
+    case type_oid::kTime:
+    case type_oid::kTimestamp:
+    case type_oid::kTimestampTz:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The value of one field; nullopt when the bytes cannot be one of `type`.
+std::optional<Value> decode(Oid type, std::string_view bytes) {
+  Reader in{bytes};
+  auto exactly = [&](std::size_t n) { return bytes.size() == n; };
+  switch (type) {
+    case type_oid::kBool:
+      return exactly(1) ? std::optional<Value>(bytes[0] != 0) : std::nullopt;
+    case type_oid::kInt2:
+      return exactly(2) ? std::optional<Value>(std::int64_t{in.i16()}) : std::nullopt;
+    case type_oid::kInt4:
+      return exactly(4) ? std::optional<Value>(std::int64_t{in.i32()}) : std::nullopt;
+    case type_oid::kInt8:
+      return exactly(8) ? std::optional<Value>(in.i64()) : std::nullopt;
+    case type_oid::kOid:
+      return exactly(4) ? std::optional<Value>(static_cast<std::int64_t>(in.unsigned_of(4)))
+                        : std::nullopt;
+    case type_oid::kFloat4:
+      return exactly(4) ? std::optional<Value>(float4_value(
+                              std::bit_cast<float>(static_cast<std::uint32_t>(in.unsigned_of(4)))))
+                        : std::nullopt;
+    case type_oid::kFloat8: {
+      if (!exactly(8)) {
+        return std::nullopt;
+      }
+      const auto value = std::bit_cast<double>(in.unsigned_of(8));
+      return std::isnan(value) ? std::numeric_limits<double>::quiet_NaN() : value;
+    }
+    case type_oid::kNumeric: {
+      std::optional<std::string> text = numeric_text(bytes);
+      return text ? std::optional<Value>(std::move(*text)) : std::nullopt;
+    }
+    case type_oid::kJsonb:
+      // A version byte (1), then the text jsonb_out prints.
+      return !bytes.empty() && bytes[0] == 1 ? std::optional<Value>(std::string(bytes.substr(1)))
+                                             : std::nullopt;
+    case type_oid::kBytea:
+      return Value(Bytes{std::string(bytes)});
+    case type_oid::kUuid:
+      return exactly(16) ? std::optional<Value>(uuid_text(bytes)) : std::nullopt;
+    case type_oid::kDate:
+      return exactly(4) ? std::optional<Value>(binary_date_to_iso(in.i32())) : std::nullopt;
+    case type_oid::kTime: {
+      const std::int64_t micros = exactly(8) ? in.i64() : -1;
+      return micros >= 0 && micros <= kMicrosPerDay
+                 ? std::optional<Value>(binary_time_to_text(micros))
+                 : std::nullopt;
+    }
+    case type_oid::kTimestamp:
+    case type_oid::kTimestampTz:
+      return exactly(8) ? std::optional<Value>(
+                              binary_timestamp_to_iso(in.i64(), type == type_oid::kTimestampTz))
+                        : std::nullopt;
+    default:  // text, varchar, bpchar, json: the text itself
+      return Value(std::string(bytes));
+  }
+}
+
+}  // namespace
+
+std::optional<BinaryRowDecoder> BinaryRowDecoder::make(std::vector<Oid> types) {
+  if (types.empty() || !std::all_of(types.begin(), types.end(), decodable)) {
+    return std::nullopt;
+  }
+  return BinaryRowDecoder(std::move(types));
+}
+
+Status BinaryRowDecoder::read(std::string_view message,
+                              const std::function<Status(std::vector<Value>&)>& row) {
+  Reader in{message};
+  auto malformed = [](std::string_view what) {
+    return make_error(ErrorCode::kPermanent, "binary COPY from the source: {}", what);
+  };
+  if (!header_read_) {
+    static constexpr std::string_view kSignature("PGCOPY\n\377\r\n\0", 11);
+    if (in.take(kSignature.size()) != kSignature) {
+      return malformed("no PGCOPY signature");
+    }
+    in.i32();  // flags: none that change the rows (OIDs are gone since PostgreSQL 12)
+    const std::int32_t extension = in.i32();
+    in.take(static_cast<std::size_t>(std::max(extension, 0)));
+    if (!in.ok || extension < 0) {
+      return malformed("a short header");
+    }
+    header_read_ = true;
+  }
+  while (!in.done()) {
+    const std::int16_t fields = in.i16();
+    if (ended_ || !in.ok) {
+      return malformed(ended_ ? "data after the trailer" : "a short row");
+    }
+    if (fields == -1) {
+      ended_ = true;
+      continue;
+    }
+    if (fields != static_cast<std::int16_t>(types_.size())) {
+      return malformed(fmt::format("a row of {} fields, expected {}", fields, types_.size()));
+    }
+    for (std::size_t c = 0; c < types_.size(); ++c) {
+      const std::int32_t length = in.i32();
+      if (length == -1) {
+        values_[c] = Value();
+        continue;
+      }
+      const std::string_view bytes = in.take(static_cast<std::size_t>(std::max(length, 0)));
+      if (!in.ok || length < 0) {
+        return malformed("a short row");
+      }
+      std::optional<Value> value = decode(types_[c], bytes);
+      if (!value) {
+        return malformed(
+            fmt::format("a value of column {} that type {} cannot have", c + 1, types_[c]));
+      }
+      values_[c] = std::move(*value);
+    }
+    if (Status s = row(values_); !s) {
+      return s;
+    }
+  }
+  return ok();
 }
 
 }  // namespace megasync::connectors::postgres

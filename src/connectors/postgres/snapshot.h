@@ -8,7 +8,8 @@
 // single chunk. Each worker has its own connection, imports the snapshot
 // (SET TRANSACTION SNAPSHOT), so every chunk is read as of the same instant, and
 // streams its chunks with COPY (SELECT ... WHERE ctid >= ... AND ctid < ...)
-// TO STDOUT into a bounded queue of rows. Chunks by page range need no key,
+// TO STDOUT (binary when every column's type has a decoder, copy_binary.h)
+// into a bounded queue of rows. Chunks by page range need no key,
 // no sampling and no statistics, cover a table exactly once, and cost the
 // same whatever the key's type.
 //

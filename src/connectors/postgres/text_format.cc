@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <optional>
 #include <utility>
 
@@ -437,6 +438,84 @@ Result<std::string> date_to_iso(std::string_view text) {
     return invalid("date", text);
   }
   return format_date(t.year, t.month, t.day);
+}
+
+namespace {
+
+constexpr std::int64_t kPgEpochDays = 10957;  // 2000-01-01, days since 1970-01-01
+constexpr std::int64_t kMicrosPerSecond = 1'000'000;
+constexpr std::int64_t kMicrosPerDay = 86'400 * kMicrosPerSecond;
+
+// The digits of a microsecond fraction, without trailing zeros.
+std::string fraction_of(std::int64_t micros) {
+  if (micros == 0) {
+    return {};
+  }
+  std::string out;
+  append_padded(out, static_cast<std::uint64_t>(micros), 6);
+  while (out.back() == '0') {
+    out.pop_back();
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string binary_date_to_iso(std::int32_t days) {
+  if (days == std::numeric_limits<std::int32_t>::max()) {
+    return "infinity";
+  }
+  if (days == std::numeric_limits<std::int32_t>::min()) {
+    return "-infinity";
+  }
+  const CivilDate date = civil_from_days(kPgEpochDays + days);
+  return format_date(date.year, date.month, date.day);
+}
+
+std::string binary_timestamp_to_iso(std::int64_t micros, bool with_zone) {
+  if (micros == std::numeric_limits<std::int64_t>::max()) {
+    return "infinity";
+  }
+  if (micros == std::numeric_limits<std::int64_t>::min()) {
+    return "-infinity";
+  }
+  std::int64_t days = micros / kMicrosPerDay;
+  std::int64_t rest = micros % kMicrosPerDay;
+  if (rest < 0) {
+    rest += kMicrosPerDay;
+    --days;
+  }
+  const CivilDate date = civil_from_days(kPgEpochDays + days);
+  DateTime t;
+  t.year = date.year;
+  t.month = date.month;
+  t.day = date.day;
+  const std::int64_t seconds = rest / kMicrosPerSecond;
+  t.hour = static_cast<int>(seconds / 3600);
+  t.minute = static_cast<int>(seconds % 3600 / 60);
+  t.second = static_cast<int>(seconds % 60);
+  t.fraction = fraction_of(rest % kMicrosPerSecond);
+  std::string out = format_date_time(t);
+  if (with_zone) {
+    out += 'Z';
+  }
+  return out;
+}
+
+std::string binary_time_to_text(std::int64_t micros) {
+  const std::int64_t seconds = micros / kMicrosPerSecond;
+  std::string out;
+  out.reserve(15);
+  append_padded(out, static_cast<std::uint64_t>(seconds / 3600), 2);
+  out += ':';
+  append_padded(out, static_cast<std::uint64_t>(seconds % 3600 / 60), 2);
+  out += ':';
+  append_padded(out, static_cast<std::uint64_t>(seconds % 60), 2);
+  if (std::string fraction = fraction_of(micros % kMicrosPerSecond); !fraction.empty()) {
+    out += '.';
+    out += fraction;
+  }
+  return out;
 }
 
 Result<std::string> bytea_to_bytes(std::string_view text) {

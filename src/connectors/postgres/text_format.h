@@ -30,6 +30,15 @@ Result<std::string> timestamptz_to_iso(std::string_view text);
 Result<std::string> timestamp_to_iso(std::string_view text);
 // date output ("2024-01-02", "0044-03-15 BC") to ISO ("-0043-03-15").
 Result<std::string> date_to_iso(std::string_view text);
+// The same ISO-8601 text of the binary forms (COPY ... (FORMAT binary)): a
+// date as days since 2000-01-01, a timestamp(tz) as microseconds since
+// 2000-01-01 00:00 (UTC for timestamptz, which gets the "Z"), the extremes
+// PostgreSQL uses for infinity as "infinity" and "-infinity".
+std::string binary_date_to_iso(std::int32_t days);
+std::string binary_timestamp_to_iso(std::int64_t micros, bool with_zone);
+// A time as microseconds since midnight, as PostgreSQL prints it
+// ("05:04:03", "05:04:03.12"; 24:00:00 is a time).
+std::string binary_time_to_text(std::int64_t micros);
 // The way back, for a date or timestamp column of a PostgreSQL target: an ISO
 // date or timestamp with an astronomical year 0 or below ("-0043-03-15",
 // "0000-01-01T00:00:00Z") in PostgreSQL's era form ("0044-03-15 BC",
