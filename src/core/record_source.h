@@ -75,7 +75,8 @@ class RecordSink {
   // Creates or alters the target collections to receive `schemas`.
   virtual Status prepare(const std::vector<CollectionSchema>& schemas) = 0;
   // Applies the batch idempotently (upserts and deletes by key; applying it
-  // twice leaves the same state). Durable when it returns ok. A sink that
+  // twice leaves the same state). Durable when it returns ok, but for a
+  // snapshot batch without an end (see holds_uncommitted()). A sink that
   // keeps checkpoints stores `batch.end` (when not empty) in the same
   // transaction.
   virtual Status apply(const Batch& batch) = 0;
@@ -94,6 +95,14 @@ class RecordSink {
     (void)rejected;
     return apply(batch);
   }
+
+  // True while rows of snapshot batches apply() returned ok for are not yet
+  // committed (a sink that copies a snapshot with one statement across
+  // batches commits them with a later batch, at the latest the snapshot's
+  // last, the one with an end). A failure then loses them with the batch
+  // that failed: the engine neither retries nor isolates that batch alone,
+  // but fails the run, which takes the snapshot again.
+  virtual bool holds_uncommitted() const { return false; }
 
   // True when the sink keeps the job's checkpoint for this target inside the
   // target, written atomically with each batch, so that "applied" and

@@ -131,23 +131,22 @@ Status Connection::exec(const std::string& sql) {
   return rows ? ok() : fail(rows.error());
 }
 
-Status Connection::copy_in(
-    const std::string& sql,
-    const std::function<Status(const std::function<Status(std::string_view)>&)>& produce) {
-  {
-    std::unique_ptr<PGresult, decltype(&PQclear)> start(PQexec(conn_, sql.c_str()), &PQclear);
-    if (PQresultStatus(start.get()) != PGRES_COPY_IN) {
-      return fail(error_of(start.get(), "COPY FROM STDIN"));
-    }
+Status Connection::copy_begin(const std::string& sql) {
+  std::unique_ptr<PGresult, decltype(&PQclear)> start(PQexec(conn_, sql.c_str()), &PQclear);
+  if (PQresultStatus(start.get()) != PGRES_COPY_IN) {
+    return fail(error_of(start.get(), "COPY FROM STDIN"));
   }
-  auto write = [this](std::string_view data) -> Status {
-    if (PQputCopyData(conn_, data.data(), static_cast<int>(data.size())) != 1) {
-      return fail(error_of(nullptr, "COPY data"));
-    }
-    return ok();
-  };
-  Status produced = produce(write);
-  const char* abort_message = produced ? nullptr : "megasync: the source failed";
+  return ok();
+}
+
+Status Connection::copy_put(std::string_view data) {
+  if (PQputCopyData(conn_, data.data(), static_cast<int>(data.size())) != 1) {
+    return fail(error_of(nullptr, "COPY data"));
+  }
+  return ok();
+}
+
+Status Connection::copy_end(const char* abort_message) {
   if (PQputCopyEnd(conn_, abort_message) != 1) {
     return fail(error_of(nullptr, "COPY end"));
   }
@@ -158,6 +157,17 @@ Status Connection::copy_in(
     }
     PQclear(result);
   }
+  return finished;
+}
+
+Status Connection::copy_in(
+    const std::string& sql,
+    const std::function<Status(const std::function<Status(std::string_view)>&)>& produce) {
+  if (Status s = copy_begin(sql); !s) {
+    return s;
+  }
+  Status produced = produce([this](std::string_view data) { return copy_put(data); });
+  Status finished = copy_end(produced ? nullptr : "megasync: the source failed");
   return produced ? finished : produced;
 }
 

@@ -82,6 +82,12 @@ class Connection {
   Status copy_in(
       const std::string& sql,
       const std::function<Status(const std::function<Status(std::string_view)>&)>& produce);
+  // The same in steps, for a COPY that outlives one call: `sql` starts it,
+  // put() sends data, end() finishes it (or aborts it with `abort_message`,
+  // which the server reports as the COPY's error) and returns its outcome.
+  Status copy_begin(const std::string& sql);
+  Status copy_put(std::string_view data);
+  Status copy_end(const char* abort_message = nullptr);
   // COPY ... TO STDOUT: calls `consume` with each row as the server sent it.
   Status copy_out(const std::string& sql, const std::function<Status(std::string_view)>& consume);
 

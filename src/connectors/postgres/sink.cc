@@ -17,6 +17,9 @@ namespace megasync::connectors::postgres {
 namespace {
 
 constexpr std::size_t kCopyChunk = 64 * 1024;  // bytes of COPY data sent at once
+// A snapshot COPY open across batches is committed at least this often: the
+// transaction a failure rolls back stays bounded.
+constexpr std::size_t kSpanBytes = std::size_t{256} << 20;
 // Planner settings of every batch's transaction (see PostgresSink::apply).
 constexpr std::string_view kPlan =
     "SET LOCAL jit = off; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off";
@@ -66,6 +69,57 @@ class RowEncoder {
  private:
   std::vector<bool> is_array_;
   std::vector<bool> is_time_;
+};
+
+// How a snapshot COPY writes rows of one shape (a snapshot reads every field
+// of a row): the key, then the other fields in name order.
+struct CopyLayout {
+  std::vector<std::string> fields;   // a row's field names, in order
+  std::vector<std::string> columns;  // the COPY's columns
+  std::vector<bool> key_field;       // by field: one of the key's
+  std::size_t keys = 0;
+
+  CopyLayout(const CollectionSchema& schema, const Fields& first) : columns(schema.primary_key) {
+    keys = schema.primary_key.size();
+    for (const auto& [field, value] : first) {
+      fields.push_back(field);
+      key_field.push_back(std::find(schema.primary_key.begin(), schema.primary_key.end(), field) !=
+                          schema.primary_key.end());
+      if (!key_field.back()) {
+        columns.push_back(field);
+      }
+    }
+  }
+
+  // The change carries the key and exactly the fields, in order.
+  bool fits(const Change& change) const {
+    return change.op == Op::kUpsert && change.key.size() == keys &&
+           change.fields.size() == fields.size() &&
+           std::equal(change.fields.begin(), change.fields.end(), fields.begin(),
+                      [](const auto& a, const std::string& b) { return a.first == b; });
+  }
+
+  // Appends one row that fits, in binary when `binary` is set; false, having
+  // appended nothing, when binary cannot write one of its values.
+  bool append(const Change& change, const RowEncoder& text, const BinaryRowEncoder* binary,
+              std::vector<const Value*>& values, std::string& data) const {
+    values.resize(columns.size());
+    std::size_t i = 0;
+    for (; i < keys; ++i) {
+      values[i] = &change.key[i];
+    }
+    std::size_t f = 0;
+    for (const auto& [field, value] : change.fields) {
+      if (!key_field[f++]) {
+        values[i++] = &value;
+      }
+    }
+    if (binary == nullptr) {
+      text.append(values, data);
+      return true;
+    }
+    return binary->append(values, data);
+  }
 };
 
 std::string join_quoted(const std::vector<std::string>& names, std::string_view prefix = "") {
@@ -121,6 +175,9 @@ std::string qualified_name(const std::string& collection) {
 }
 
 Status PostgresSink::prepare(const std::vector<CollectionSchema>& schemas) {
+  if (Status s = close_copy(); !s) {
+    return s;
+  }
   if (Status s = db_->exec(
           "CREATE TABLE IF NOT EXISTS public._megasync_checkpoints (job text NOT NULL, target "
           "text NOT NULL, position text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), "
@@ -221,6 +278,9 @@ Status PostgresSink::setup_origin() {
 }
 
 Result<std::optional<Position>> PostgresSink::load_checkpoint() {
+  if (Status s = close_copy(); !s) {
+    return fail(s.error());
+  }
   Result<Rows> rows =
       db_->query("SELECT position FROM public._megasync_checkpoints WHERE job = $1 AND target = $2",
                  {request_.job, request_.target});
@@ -234,13 +294,182 @@ Result<std::optional<Position>> PostgresSink::load_checkpoint() {
 }
 
 Status PostgresSink::reset_checkpoint() {
+  if (Status s = close_copy(); !s) {
+    return s;
+  }
   Result<Rows> deleted =
       db_->query("DELETE FROM public._megasync_checkpoints WHERE job = $1 AND target = $2",
                  {request_.job, request_.target});
   return deleted ? ok() : fail(deleted.error().with_context("reset checkpoint"));
 }
 
+struct PostgresSink::OpenCopy {
+  std::string table;
+  CopyLayout layout;
+  RowEncoder text;
+  std::optional<BinaryRowEncoder> binary;
+  std::size_t bytes = 0;  // sent in this transaction
+};
+
+PostgresSink::PostgresSink(std::unique_ptr<Connection> db, engine::SinkRequest request)
+    : db_(std::move(db)), request_(std::move(request)) {}
+
+// An open COPY is left to the connection's end, which rolls it back: the run
+// stopped before the snapshot's last batch, and the next one takes it again.
+PostgresSink::~PostgresSink() = default;
+
+Result<bool> PostgresSink::started_empty(const CollectionSchema& schema) {
+  if (auto known = started_empty_.find(schema.name); known != started_empty_.end()) {
+    return known->second;
+  }
+  Result<Rows> found =
+      db_->query(fmt::format("SELECT NOT EXISTS (SELECT 1 FROM {})", qualified_name(schema.name)));
+  if (!found) {
+    return fail(found.error().with_context(fmt::format("is {} empty", schema.name)));
+  }
+  const bool empty = found->count() == 1 && found->text(0, 0) == "t";
+  started_empty_[schema.name] = empty;
+  return empty;
+}
+
+Status PostgresSink::close_copy(const Position* end) {
+  if (!open_copy_) {
+    return ok();
+  }
+  Status closed = [&]() -> Status {
+    if (open_copy_->binary) {
+      std::string trailer;
+      BinaryRowEncoder::append_trailer(trailer);
+      if (Status s = db_->copy_put(trailer); !s) {
+        return s;
+      }
+    }
+    if (Status s = db_->copy_end(); !s) {
+      return s;
+    }
+    if (end != nullptr) {
+      if (Status s = save_checkpoint(*end); !s) {
+        return s;
+      }
+      return db_->exec("COMMIT");
+    }
+    // Without a checkpoint nothing resumes from it: see apply().
+    return db_->exec("SET LOCAL synchronous_commit = off; COMMIT");
+  }();
+  const std::string table = open_copy_->table;
+  open_copy_.reset();
+  if (!closed) {
+    (void)db_->exec("ROLLBACK");
+    return fail(closed.error().with_context(fmt::format("snapshot COPY into {}", table)));
+  }
+  return ok();
+}
+
+Result<bool> PostgresSink::apply_spanning(const Batch& batch) {
+  const Change* first = batch.changes.empty() ? nullptr : &batch.changes.front();
+  auto schema = first != nullptr ? schemas_.find(first->collection) : schemas_.end();
+  bool fits = batch.snapshot && batch.schema_changes.empty() && schema != schemas_.end() &&
+              request_.origin.empty();
+  if (fits && open_copy_ && open_copy_->table != first->collection) {
+    fits = false;
+  }
+  if (fits && !open_copy_) {
+    // A snapshot of one batch takes the general path; a table with rows may
+    // hold some of the snapshot's already (a COPY would fail on them).
+    if (!batch.end.empty()) {
+      return false;
+    }
+    Result<bool> direct = may_copy_directly(schema->second);
+    if (!direct) {
+      return fail(direct.error());
+    }
+    Result<bool> empty = *direct ? started_empty(schema->second) : Result<bool>(false);
+    if (!empty) {
+      return fail(empty.error());
+    }
+    if (!*empty) {
+      return false;
+    }
+    CopyLayout layout(schema->second, first->fields);
+    RowEncoder text(schema->second, layout.columns, array_columns_[schema->second.name]);
+    std::optional<BinaryRowEncoder> binary;
+    if (!text_copy_.contains(first->collection)) {
+      Result<std::optional<BinaryRowEncoder>> made = binary_encoder(schema->second, layout.columns);
+      if (!made) {
+        return fail(made.error());
+      }
+      binary = std::move(*made);
+    }
+    open_copy_ = std::make_unique<OpenCopy>(OpenCopy{.table = first->collection,
+                                                     .layout = std::move(layout),
+                                                     .text = std::move(text),
+                                                     .binary = std::move(binary)});
+    const std::string sql = fmt::format(
+        "COPY {} ({}) FROM STDIN{}", qualified_name(first->collection),
+        join_quoted(open_copy_->layout.columns), open_copy_->binary ? " (FORMAT binary)" : "");
+    std::string header;
+    if (open_copy_->binary) {
+      BinaryRowEncoder::append_header(header);
+    }
+    Status begun = db_->exec("BEGIN; " + std::string(kPlan));
+    if (begun) {
+      begun = db_->copy_begin(sql);
+    }
+    if (begun && !header.empty()) {
+      begun = db_->copy_put(header);
+    }
+    if (!begun) {
+      open_copy_.reset();
+      (void)db_->exec("ROLLBACK");
+      return fail(
+          begun.error().with_context(fmt::format("snapshot COPY into {}", first->collection)));
+    }
+  }
+  // The whole batch is written before any of it is sent: a row of another
+  // shape, or a value binary cannot write, leaves the COPY as it was; it is
+  // then committed, and the general path applies the batch (as text).
+  std::string data;
+  if (fits) {
+    std::vector<const Value*> values;
+    const BinaryRowEncoder* binary = open_copy_->binary ? &*open_copy_->binary : nullptr;
+    for (const Change& change : batch.changes) {
+      if (change.collection != open_copy_->table || !open_copy_->layout.fits(change) ||
+          !open_copy_->layout.append(change, open_copy_->text, binary, values, data)) {
+        fits = false;
+        break;
+      }
+    }
+  }
+  if (!fits) {
+    if (Status s = close_copy(); !s) {
+      return fail(s.error());
+    }
+    return false;
+  }
+  if (Status s = db_->copy_put(data); !s) {
+    const std::string table = open_copy_->table;
+    open_copy_.reset();
+    (void)db_->copy_end("megasync: the COPY failed");
+    (void)db_->exec("ROLLBACK");
+    return fail(s.error().with_context(fmt::format("snapshot COPY into {}", table)));
+  }
+  open_copy_->bytes += data.size();
+  if (!batch.end.empty()) {
+    if (Status s = close_copy(&batch.end); !s) {
+      return fail(s.error());
+    }
+  } else if (open_copy_->bytes >= kSpanBytes) {
+    if (Status s = close_copy(); !s) {
+      return fail(s.error());
+    }
+  }
+  return true;
+}
+
 Status PostgresSink::apply(const Batch& batch) {
+  if (Result<bool> spanned = apply_spanning(batch); !spanned || *spanned) {
+    return spanned ? ok() : fail(spanned.error().with_context("apply batch"));
+  }
   // A snapshot batch before the last carries no checkpoint: nothing resumes
   // from it, a crash starts the snapshot again. Its commit need not wait for
   // the WAL flush; the last batch's (synchronous) commit flushes it.
@@ -329,17 +558,16 @@ Status PostgresSink::apply_in_transaction(const Batch& batch) {
       }
     }
   }
-  if (!batch.end.empty()) {
-    Result<Rows> saved = db_->query(
-        "INSERT INTO public._megasync_checkpoints (job, target, position, updated_at) VALUES "
-        "($1, $2, $3, now()) ON CONFLICT (job, target) DO UPDATE SET position = "
-        "excluded.position, updated_at = excluded.updated_at",
-        {request_.job, request_.target, batch.end});
-    if (!saved) {
-      return fail(saved.error().with_context("save checkpoint"));
-    }
-  }
-  return ok();
+  return batch.end.empty() ? ok() : save_checkpoint(batch.end);
+}
+
+Status PostgresSink::save_checkpoint(const Position& end) {
+  Result<Rows> saved = db_->query(
+      "INSERT INTO public._megasync_checkpoints (job, target, position, updated_at) VALUES "
+      "($1, $2, $3, now()) ON CONFLICT (job, target) DO UPDATE SET position = "
+      "excluded.position, updated_at = excluded.updated_at",
+      {request_.job, request_.target, end});
+  return saved ? ok() : fail(saved.error().with_context("save checkpoint"));
 }
 
 const Fields& PostgresSink::RowRef::fields() const {
@@ -455,27 +683,11 @@ Result<std::set<std::string>> PostgresSink::copy_snapshot(const Batch& batch) {
       continue;
     }
     // Every row must carry the fields of the first (a snapshot reads them
-    // all), by name and in order. The columns: the key, then the other fields
-    // in name order; `key_field` marks the key's among a row's fields.
-    const Fields& first = changes.front()->fields;
-    std::vector<std::string> columns = schema.primary_key;
-    std::vector<bool> key_field;
-    key_field.reserve(first.size());
-    for (const auto& [field, value] : first) {
-      key_field.push_back(std::find(schema.primary_key.begin(), schema.primary_key.end(), field) !=
-                          schema.primary_key.end());
-      if (!key_field.back()) {
-        columns.push_back(field);
-      }
-    }
-    const std::size_t keys = schema.primary_key.size();
-    auto same_columns = [&](const Change& change) {
-      return change.fields.size() == first.size() &&
-             std::equal(change.fields.begin(), change.fields.end(), first.begin(),
-                        [](const auto& a, const auto& b) { return a.first == b.first; });
-    };
+    // all), by name and in order.
+    const CopyLayout layout(schema, changes.front()->fields);
+    const std::vector<std::string>& columns = layout.columns;
     if (!std::all_of(changes.begin(), changes.end(),
-                     [&](const Change* change) { return same_columns(*change); })) {
+                     [&](const Change* change) { return layout.fits(*change); })) {
       continue;
     }
     const RowEncoder encoder(schema, columns, array_columns_[schema.name]);
@@ -493,21 +705,9 @@ Result<std::set<std::string>> PostgresSink::copy_snapshot(const Batch& batch) {
       if (binary) {
         BinaryRowEncoder::append_header(data);
       }
-      std::vector<const Value*> values(columns.size());
+      std::vector<const Value*> values;
       for (const Change* change : changes) {
-        std::size_t i = 0;
-        for (; i < keys; ++i) {
-          values[i] = &change->key[i];
-        }
-        std::size_t f = 0;
-        for (const auto& [field, value] : change->fields) {
-          if (!key_field[f++]) {
-            values[i++] = &value;
-          }
-        }
-        if (!binary) {
-          encoder.append(values, data);
-        } else if (!binary->append(values, data)) {
+        if (!layout.append(*change, encoder, binary ? &*binary : nullptr, values, data)) {
           unencodable = true;
           return make_error(ErrorCode::kPermanent, "a value of {} has no binary form here", name);
         }

@@ -1,6 +1,9 @@
 // The postgres record sink: applies batches to tables of a PostgreSQL database,
 // one transaction per batch, with the job's checkpoint for this target written
-// in that same transaction (table `_megasync_checkpoints`).
+// in that same transaction (table `_megasync_checkpoints`). The exception: the
+// snapshot batches of a table that was empty go in with one COPY and commit
+// with the snapshot's last batch (apply_spanning; nothing resumes from a
+// snapshot batch before the last anyway).
 //
 // A batch is folded per key (the last change of a key wins; the fields of
 // successive upserts merge), then applied per table as COPY into a temporary
@@ -43,8 +46,8 @@ std::pair<std::string, std::string> split_collection(const std::string& collecti
 
 class PostgresSink : public RecordSink {
  public:
-  PostgresSink(std::unique_ptr<Connection> db, engine::SinkRequest request)
-      : db_(std::move(db)), request_(std::move(request)) {}
+  PostgresSink(std::unique_ptr<Connection> db, engine::SinkRequest request);
+  ~PostgresSink() override;
 
   // Creates missing tables (and schemas) with the mapped types and the primary
   // key, adds missing columns; never drops or retypes anything. With an origin,
@@ -56,8 +59,24 @@ class PostgresSink : public RecordSink {
   bool keeps_checkpoints() const override { return true; }
   Result<std::optional<Position>> load_checkpoint() override;
   Status reset_checkpoint() override;
+  // While a snapshot COPY is open across batches (apply_spanning).
+  bool holds_uncommitted() const override { return open_copy_ != nullptr; }
 
  private:
+  // Snapshot batches of one table that was empty go into it with one COPY
+  // left open across them (a COPY a batch costs the target's backend more:
+  // each starts with new buffers), committed with the snapshot's last batch
+  // (and its checkpoint), or every kSpanBytes of rows. True when the batch
+  // went that way; false when the general path is to apply it (the open COPY
+  // committed first). Its rows are not committed when it returns ok, which
+  // holds_uncommitted() tells the engine: a failure then loses the earlier
+  // batches' rows too, and the run fails so that the snapshot starts again.
+  Result<bool> apply_spanning(const Batch& batch);
+  // Ends the open COPY and commits it (with the checkpoint `end`, when given).
+  Status close_copy(const Position* end = nullptr);
+  // Whether `schema`'s table held no row when this session first looked.
+  Result<bool> started_empty(const CollectionSchema& schema);
+  Status save_checkpoint(const Position& end);
   Status setup_origin();
   Status apply_in_transaction(const Batch& batch);
   // Snapshot rows of tables that allow it (may_copy_directly) go straight
@@ -122,6 +141,9 @@ class PostgresSink : public RecordSink {
   // write are copied as text from then on.
   std::map<std::string, std::map<std::string, TargetType>> column_types_;
   std::set<std::string> text_copy_;
+  struct OpenCopy;
+  std::unique_ptr<OpenCopy> open_copy_;
+  std::map<std::string, bool> started_empty_;
   int next_stage_ = 0;  // names are never reused in a session
   // Per table, how its upserts are applied: UPDATE-first while at least half
   // of the staged rows of the last group were found; otherwise INSERT ... ON

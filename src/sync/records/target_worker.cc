@@ -172,7 +172,15 @@ Status TargetWorker::apply(const Batch& batch) {
   std::vector<RecordSink::Rejected> rejected;
   std::vector<Dead> dead;
   bool isolated = false;
+  // Rows of earlier snapshot batches the sink has not committed fail with
+  // this one: isolating its changes would not bring them back.
+  const bool held = sink_->holds_uncommitted();
   if (Status s = sink_->apply_or_reject(batch, rejected); !s) {
+    if (held) {
+      return fail(s.error().with_context(
+          "apply a snapshot batch (with the uncommitted ones before it; the snapshot starts "
+          "again)"));
+    }
     if (settings_.dead_letters.after <= 0 || s.error().code() == ErrorCode::kCancelled) {
       return fail(s.error().with_context("apply batch"));
     }
@@ -267,7 +275,9 @@ Result<std::vector<TargetWorker::Dead>> TargetWorker::isolate(const Batch& batch
   for (std::size_t i = 0; i < batch.changes.size(); ++i) {
     Batch single;
     single.changes.push_back(batch.changes[i]);
-    single.snapshot = batch.snapshot;
+    // Applied alone as a stream change is: committed when it returns ok (a
+    // sink may hold snapshot batches uncommitted, RecordSink::holds_uncommitted).
+    single.snapshot = false;
     single.bytes = batch.bytes / batch.changes.size();
     // A batch of this one change was its first attempt alone.
     int attempts = batch.changes.size() == 1 ? 1 : 0;

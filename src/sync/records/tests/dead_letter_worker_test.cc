@@ -23,9 +23,11 @@ struct SinkLog {
   std::set<std::int64_t> reject;  // refused for good through apply_or_reject
   std::set<std::int64_t> fail;    // any batch holding one of these fails
   std::atomic<bool> down{false};  // every apply fails, and the probe too
+  bool hold = false;              // holds the applied changes uncommitted (a snapshot's open COPY)
   std::vector<std::int64_t> applied;
   std::vector<Change> changes;  // as applied, with meta
   int applies = 0;
+  std::vector<bool> snapshot;  // Batch::snapshot of each apply
 };
 
 std::int64_t key_of(const Change& change) {
@@ -37,6 +39,10 @@ class ScriptedSink : public RecordSink {
  public:
   explicit ScriptedSink(SinkLog* log) : log_(log) {}
   Status prepare(const std::vector<CollectionSchema>&) override { return ok(); }
+  bool holds_uncommitted() const override {
+    std::lock_guard lock(log_->mutex);
+    return log_->hold && !log_->applied.empty();
+  }
   Status apply(const Batch& batch) override {
     std::vector<Rejected> rejected;
     return apply_or_reject(batch, rejected);
@@ -44,6 +50,7 @@ class ScriptedSink : public RecordSink {
   Status apply_or_reject(const Batch& batch, std::vector<Rejected>& rejected) override {
     std::lock_guard lock(log_->mutex);
     ++log_->applies;
+    log_->snapshot.push_back(batch.snapshot);
     if (log_->down) {
       return make_error(ErrorCode::kRetryable, "connection refused");
     }
@@ -217,6 +224,37 @@ TEST_F(DeadLetterWorkerTest, TargetRefusingEveryChangeFailsTheBatch) {
   EXPECT_NE(error->message().find("none applied"), std::string::npos) << error->message();
   EXPECT_TRUE(letters().empty());
   EXPECT_EQ(checkpoint(), "");
+}
+
+TEST_F(DeadLetterWorkerTest, FailureWithEarlierBatchesUncommittedFailsWithoutIsolating) {
+  // The first snapshot batch went into a COPY the sink keeps open; the second
+  // fails, and takes the first with it: isolating its changes would leave
+  // the first batch's lost, so the worker fails (the snapshot starts again).
+  target_.hold = true;
+  target_.fail = {5};
+  Batch first = batch_of({1, 2, 3}, "");
+  Batch second = batch_of({4, 5}, "");
+  first.snapshot = second.snapshot = true;
+  std::optional<Error> error = run({std::move(first), std::move(second)}, /*after=*/3);
+  ASSERT_TRUE(error);
+  EXPECT_NE(error->message().find("the snapshot starts again"), std::string::npos)
+      << error->message();
+  EXPECT_NE(error->message().find("value too long for key 5"), std::string::npos);
+  EXPECT_EQ(target_.applies, 2);
+  EXPECT_TRUE(letters().empty());
+  EXPECT_EQ(dead_letters_total(), 0);
+}
+
+TEST_F(DeadLetterWorkerTest, ChangesOfASnapshotBatchAreAppliedAloneAsStreamChanges) {
+  // So that each is committed when it returns (a sink may hold snapshot
+  // batches uncommitted until the snapshot's last).
+  target_.fail = {2};
+  Batch batch = batch_of({1, 2, 3}, "");
+  batch.snapshot = true;
+  EXPECT_FALSE(run({std::move(batch)}, /*after=*/1));
+  EXPECT_EQ(target_.applied, (std::vector<std::int64_t>{1, 3}));
+  EXPECT_EQ(target_.snapshot, (std::vector<bool>{true, false, false, false}));
+  EXPECT_EQ(letters().size(), 1u);
 }
 
 TEST_F(DeadLetterWorkerTest, WithoutDeadLetterAfterAFailingBatchFailsAsBefore) {
