@@ -31,7 +31,7 @@
 #   BENCH_OBJ_BIG_MIB     size of the memory workload's file in MiB (default 1024)
 #   BENCH_OBJ_PORT        s3rver's port (default 26568)
 #   BENCH_OBJ_AZURITE_PORT  Azurite's port (default 26500)
-#   BENCH_OBJ_WORKLOADS   subset of: small large memory azure-small azure-large
+#   BENCH_OBJ_WORKLOADS   subset of: small large memory azure-small azure-large azure-memory
 #                         local-small local-large (default all)
 #   BENCH_WORK            folder to work in (default: a new mktemp -d, removed at the end)
 #   BENCH_KEEP=1          keep the work folder
@@ -47,7 +47,7 @@ large_mib="${BENCH_OBJ_LARGE_MIB:-64}"
 big_mib="${BENCH_OBJ_BIG_MIB:-1024}"
 port="${BENCH_OBJ_PORT:-26568}"
 azurite_port="${BENCH_OBJ_AZURITE_PORT:-26500}"
-workloads="${BENCH_OBJ_WORKLOADS:-small large memory azure-small azure-large local-small local-large}"
+workloads="${BENCH_OBJ_WORKLOADS:-small large memory azure-small azure-large azure-memory local-small local-large}"
 bin="${MEGASYNC_BIN:-build/release/megasync}"
 node_dir="$repo/tests/services"
 
@@ -150,7 +150,7 @@ fi
 az_account="devstoreaccount1"
 az_key="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 az_url="http://127.0.0.1:$azurite_port/$az_account"
-if want azure-small || want azure-large; then
+if want azure-small || want azure-large || want azure-memory; then
   mkdir -p "$work/azurite"
   node "$node_dir/node_modules/azurite/dist/src/blob/main.js" --blobHost 127.0.0.1 \
     --blobPort "$azurite_port" --location "$work/azurite" --silent --disableTelemetry \
@@ -341,29 +341,29 @@ bench_large() {
 # peak_rss_mib LOG : the peak resident size /usr/bin/time wrote, in MiB.
 peak_rss_mib() { awk -F: '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$1"; }
 
-bench_memory() {
-  local dir="$work/memory"
+bench_memory() {  # bench_memory STORE REMOTE
+  local store="$1" remote="$2" dir="$work/$1-memory"
   mkdir -p "$dir/src"
   if [ ! -x /usr/bin/time ]; then
-    row "s3 1 file of $big_mib MiB, peak RSS" "skipped" "skipped" "no /usr/bin/time"
+    row "$store 1 file of $big_mib MiB, peak RSS" "skipped" "skipped" "no /usr/bin/time"
     return
   fi
-  log "memory: writing one file of $big_mib MiB"
+  log "$store memory: writing one file of $big_mib MiB"
   head -c "$((big_mib * 1048576))" /dev/urandom >"$dir/src/big.bin"
-  megasync_config "$dir" memory-megasync
+  megasync_config "$dir" memory-megasync "$store"
   local m="" r="" m_rss="" r_rss=""
-  if run_timed "memory megasync" "$dir/m.log" /usr/bin/time -v "$bin" sync -c "$dir/bench.yaml" copy; then
+  if run_timed "$store memory megasync" "$dir/m.log" /usr/bin/time -v "$bin" sync -c "$dir/bench.yaml" copy; then
     m="$secs"
     m_rss="$(peak_rss_mib "$dir/m.log")"
   fi
-  check_equal "memory megasync" "$dir" s3r:memory-megasync
-  if run_timed "memory rclone" "$dir/r.log" /usr/bin/time -v \
+  check_equal "$store memory megasync" "$dir" "$remote:memory-megasync"
+  if run_timed "$store memory rclone" "$dir/r.log" /usr/bin/time -v \
     env -u AWS_CA_BUNDLE rclone --config /dev/null --fast-list --transfers 8 --checkers 8 \
-    sync "$dir/src" s3r:memory-rclone; then
+    sync "$dir/src" "$remote:memory-rclone"; then
     r="$secs"
     r_rss="$(peak_rss_mib "$dir/r.log")"
   fi
-  row "s3 1 x $big_mib MiB" "${m:-failed} s" "${r:-failed} s" \
+  row "$store 1 x $big_mib MiB" "${m:-failed} s" "${r:-failed} s" \
     "$([ -n "$m" ] && [ -n "$r" ] && ratio "$m" "$r" || echo -)"
   row "  peak resident size" "${m_rss:-?} MiB" "${r_rss:-?} MiB" ""
   rm -rf "$dir/src"
@@ -372,7 +372,8 @@ bench_memory() {
 log "binary ${MEGASYNC_BIN:-build/release/megasync}; work folder $work"
 if want small; then bench_small s3 s3r; fi
 if want large; then bench_large s3 s3r; fi
-if want memory; then bench_memory; fi
+if want memory; then bench_memory s3 s3r; fi
+if want azure-memory; then bench_memory azure azr; fi
 if want azure-small; then bench_small azure azr; fi
 if want azure-large; then bench_large azure azr; fi
 if want local-small; then bench_small local ""; fi
