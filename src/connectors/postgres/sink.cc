@@ -411,7 +411,9 @@ Result<bool> PostgresSink::apply_spanning(const Batch& batch) {
     if (open_copy_->binary) {
       BinaryRowEncoder::append_header(header);
     }
-    Status begun = db_->exec("BEGIN; " + std::string(kPlan));
+    // One statement for the whole snapshot: a statement_timeout meant for
+    // queries must not cut it (pg_restore's COPY sets it to 0 the same way).
+    Status begun = db_->exec("BEGIN; SET LOCAL statement_timeout = 0; " + std::string(kPlan));
     if (begun) {
       begun = db_->copy_begin(sql);
     }
