@@ -147,6 +147,33 @@ def cdc_scratch(test, source: Conn, target: Conn, schema: str, job: str,
                     f"_megasync_checkpoints WHERE job = '{job}'")
 
 
+def pg_job_config(path: str, job: str, source: Conn, target: Conn, tables: List[str],
+                  job_lines: str = "") -> None:
+    """Writes to `path` a configuration with one `database` job `job` from the
+    postgres endpoint `app` (`source`) to `pgb` (`target`) over `tables`,
+    without periodic verification, plus `job_lines` (YAML under the job, each
+    line indented by four spaces)."""
+    with open(path, "w") as f:
+        f.write(f"""\
+state:
+  path: state.db
+endpoints:
+  app:
+    type: postgres
+    url: "{source.url}"
+  pgb:
+    type: postgres
+    url: "{target.url}"
+jobs:
+  {job}:
+    kind: database
+    source: app
+    targets: [pgb]
+    tables: [{", ".join(tables)}]
+    verify_interval: 0s
+{job_lines}""")
+
+
 def drop_slot(conn: Conn, slot: str, publication: bool = True) -> None:
     """Drops a replication slot (and the publication of the same name) if it
     exists, first ending the walsender still holding it (a killed client's

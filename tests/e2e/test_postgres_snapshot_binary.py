@@ -62,11 +62,9 @@ class PostgresSnapshotBinaryTest(DaemonTestCase):
         suffix = uuid.uuid4().hex[:10]
         self.schema = s = "bin_" + suffix
         self.job = "binary_" + suffix
-        slot = "megasync_" + self.job
         columns = ", ".join(f"{name} {decl.format(schema=s)}" for name, decl in COLUMNS)
         rows = ", ".join(f"({i + 1}, {', '.join(row)})" for i, row in enumerate(ROWS))
-        services.psql(self.pg, f"""
-            CREATE SCHEMA {s};
+        services.cdc_scratch(self, self.pg, self.pgb, s, self.job, f"""
             CREATE TYPE {s}.mood AS ENUM ('happy', 'sad', 'it''s "ok"');
             CREATE TABLE {s}.edges(id int PRIMARY KEY, {columns});
             INSERT INTO {s}.edges VALUES {rows};
@@ -79,33 +77,9 @@ class PostgresSnapshotBinaryTest(DaemonTestCase):
               FROM generate_series(1, 2000) i;
             INSERT INTO {s}.mixed VALUES (0, '0044-03-15 BC', 'NaN', '0001-01-01 00:00:00+00 BC');
         """)
-        self.addCleanup(services.psql, self.pg,
-                        f"SELECT pg_drop_replication_slot('{slot}') FROM pg_replication_slots "
-                        f"WHERE slot_name = '{slot}'; DROP PUBLICATION IF EXISTS {slot}; "
-                        f"DROP SCHEMA {s} CASCADE")
-        self.addCleanup(services.psql, self.pgb,
-                        f"DROP SCHEMA IF EXISTS {s} CASCADE; "
-                        f"DELETE FROM _megasync_checkpoints WHERE job = '{self.job}'")
         self.config = os.path.join(self.tmp, "megasync.yaml")
-        with open(self.config, "w") as f:
-            f.write(f"""\
-state:
-  path: state.db
-endpoints:
-  app:
-    type: postgres
-    url: "{self.pg.url}"
-  pgb:
-    type: postgres
-    url: "{self.pgb.url}"
-jobs:
-  {self.job}:
-    kind: database
-    source: app
-    targets: [pgb]
-    tables: [{s}.edges, {s}.plain, {s}.mixed]
-    verify_interval: 0s
-""")
+        services.pg_job_config(self.config, self.job, self.pg, self.pgb,
+                               [f"{s}.edges", f"{s}.plain", f"{s}.mixed"])
 
     def rows(self, conn, table: str) -> list:
         """Each row's text, with the column types of the source (the target's

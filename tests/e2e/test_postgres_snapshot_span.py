@@ -38,27 +38,8 @@ class PostgresSnapshotSpanTest(DaemonTestCase):
             ALTER TABLE {s}.items ADD CONSTRAINT not_5900 CHECK (id <> 5900);
         """)
         self.config = os.path.join(self.tmp, "megasync.yaml")
-        with open(self.config, "w") as f:
-            f.write(f"""\
-state:
-  path: state.db
-endpoints:
-  app:
-    type: postgres
-    url: "{self.pg.url}"
-  pgb:
-    type: postgres
-    url: "{self.pgb.url}"
-jobs:
-  {self.job}:
-    kind: database
-    source: app
-    targets: [pgb]
-    tables: [{s}.items]
-    batch_size: 100
-    dead_letter_after: 3
-    verify_interval: 0s
-""")
+        services.pg_job_config(self.config, self.job, self.pg, self.pgb, [f"{s}.items"],
+                               "    batch_size: 100\n    dead_letter_after: 3\n")
 
     def target(self, sql: str) -> list:
         return services.psql(self.pgb, sql)

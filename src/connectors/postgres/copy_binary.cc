@@ -469,8 +469,9 @@ bool put_value(std::string& out, const TargetType& type, const Value& value) {
   }
 }
 
-bool has_encoder(const TargetType& type) {
-  switch (type.oid) {
+// The types both ways (the encoder adds enums, the decoder oid).
+bool has_binary_form(Oid type) {
+  switch (type) {
     case type_oid::kBool:
     case type_oid::kInt2:
     case type_oid::kInt4:
@@ -491,8 +492,12 @@ bool has_encoder(const TargetType& type) {
     case type_oid::kTimestampTz:
       return true;
     default:
-      return type.is_enum;
+      return false;
   }
+}
+
+bool has_encoder(const TargetType& type) {
+  return has_binary_form(type.oid) || type.is_enum;
 }
 
 }  // namespace
@@ -659,30 +664,7 @@ double float4_value(float value) {
 }
 
 bool decodable(Oid type) {
-  switch (type) {
-    case type_oid::kBool:
-    case type_oid::kInt2:
-    case type_oid::kInt4:
-    case type_oid::kInt8:
-    case type_oid::kOid:
-    case type_oid::kFloat4:
-    case type_oid::kFloat8:
-    case type_oid::kNumeric:
-    case type_oid::kText:
-    case type_oid::kVarchar:
-    case type_oid::kBpchar:
-    case type_oid::kJson:
-    case type_oid::kJsonb:
-    case type_oid::kBytea:
-    case type_oid::kUuid:
-    case type_oid::kDate:
-    case type_oid::kTime:
-    case type_oid::kTimestamp:
-    case type_oid::kTimestampTz:
-      return true;
-    default:
-      return false;
-  }
+  return has_binary_form(type) || type == type_oid::kOid;
 }
 
 // The value of one field; nullopt when the bytes cannot be one of `type`.
