@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
@@ -53,6 +54,9 @@ bool retryable_curl_code(CURLcode code) {
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
     case CURLE_WEIRD_SERVER_REPLY:
+    // The connection broke where libcurl would have sent a streamed body
+    // again on a new one, which only the caller can start over.
+    case CURLE_SEND_FAIL_REWIND:
       return true;
     default:
       return false;
@@ -117,6 +121,19 @@ std::size_t on_read(char* buffer, std::size_t size, std::size_t count, void* use
     return CURL_READFUNC_ABORT;
   }
   return *n;
+}
+
+// Lets libcurl send an in-memory body again, as it does on a new connection
+// when a reused one turns out closed; a streamed body cannot go back.
+int on_seek(void* user, curl_off_t offset, int origin) {
+  auto* t = static_cast<Transfer*>(user);
+  const Request& r = *t->request;
+  if (r.body_reader || origin != SEEK_SET || offset < 0 ||
+      static_cast<std::size_t>(offset) > r.body.size()) {
+    return CURL_SEEKFUNC_CANTSEEK;
+  }
+  t->body_offset = static_cast<std::size_t>(offset);
+  return CURL_SEEKFUNC_OK;
 }
 
 }  // namespace
@@ -272,6 +289,8 @@ Result<Response> HttpClient::attempt(const Request& request, bool& body_started)
   if (has_body || request.method == "PUT" || request.method == "POST") {
     curl_easy_setopt(easy, CURLOPT_READFUNCTION, on_read);
     curl_easy_setopt(easy, CURLOPT_READDATA, &t);
+    curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, on_seek);
+    curl_easy_setopt(easy, CURLOPT_SEEKDATA, &t);
   }
 
   curl_slist* headers = nullptr;
