@@ -137,6 +137,7 @@ void ParallelSnapshot::work() {
 Status ParallelSnapshot::read_chunks(Connection& db) {
   std::vector<std::vector<Oid>> types(schemas_.size());
   std::vector<std::optional<std::string>> fields;
+  std::vector<Value> text_values;  // a text row's, in column order
   std::vector<Change> rows;
   while (true) {
     const std::optional<std::size_t> taken = take_chunk();
@@ -217,12 +218,9 @@ Status ParallelSnapshot::read_chunks(Connection& db) {
         return make_error(ErrorCode::kPermanent, "COPY of {} sent {} columns, expected {}",
                           schema.name, fields.size(), schema.columns.size());
       }
-      Change change;
-      change.collection = schema.name;
-      change.key.resize(schema.primary_key.size());
-      change.fields.reserve(by_name.size());
-      for (std::size_t c : by_name) {
-        Value value;
+      text_values.resize(fields.size());
+      for (std::size_t c = 0; c < fields.size(); ++c) {
+        text_values[c] = Value();
         if (fields[c]) {
           Result<Value> parsed =
               read_value(types[chunk.table][c], schema.columns[c].type, *fields[c]);
@@ -230,18 +228,10 @@ Status ParallelSnapshot::read_chunks(Connection& db) {
             return fail(parsed.error().with_context(
                 fmt::format("{}.{}", schema.name, schema.columns[c].name)));
           }
-          value = std::move(*parsed);
+          text_values[c] = std::move(*parsed);
         }
-        if (key_of[c] < change.key.size()) {
-          change.key[key_of[c]] = value;
-        }
-        change.fields.emplace_hint(change.fields.end(), schema.columns[c].name, std::move(value));
       }
-      rows.push_back(std::move(change));
-      if (rows.size() >= kPushRows && !push(chunk_index, rows)) {
-        return make_error(ErrorCode::kCancelled, "snapshot stopped");
-      }
-      return ok();
+      return add_row(text_values);
     });
     if (!copied) {
       return fail(copied.error().with_context(fmt::format("snapshot {}", schema.name)));
