@@ -12,7 +12,8 @@
 #   snapshot  initial copy of one table: megasync sync vs a text COPY pipe and
 #             a native subscription (copy_data)
 #   backlog   changes made while the replicator is stopped, then caught up:
-#             megasync sync vs a native subscription disabled, then enabled
+#             megasync sync (replaying the slot, and with `catch_up: resync` a
+#             second job resyncing) vs a native subscription disabled, then enabled
 #   stream    commit-to-target lag under pgbench at full write rate: a
 #             megasync daemon on a `stream: true` job vs a native subscription
 #
@@ -192,7 +193,7 @@ log "starting PostgreSQL 15 on $host:$port_a (source) and $host:$port_b (targets
 start_server a "$port_a"
 start_server b "$port_b"
 q "$port_a" postgres "CREATE DATABASE bench" >/dev/null
-for db in mega pipe native; do q "$port_b" postgres "CREATE DATABASE $db" >/dev/null; done
+for db in mega resync pipe native; do q "$port_b" postgres "CREATE DATABASE $db" >/dev/null; done
 
 # The snapshot table, ~150 bytes a row on disk (the tuple header included).
 table_columns="id bigint PRIMARY KEY, customer_id integer NOT NULL, qty integer NOT NULL,
@@ -226,6 +227,14 @@ jobs:
     verify_interval: 0s
 $(yaml_opt batch_size "${BENCH_BATCH_SIZE:-}" "    ")
 YAML
+# The same copy by a job whose source resyncs (catch_up: resync) rather than
+# replays a backlog larger than the table: the backlog workload's second
+# megasync, into its own database.
+sed -e 's/database: mega$/database: resync/' \
+  -e 's/^  copy-table:$/  resync-table:/' -e "s#state-snap.db#state-resync.db#" \
+  -e 's/^  pg_src:$/  pg_src:\n    catch_up: resync/' "$work/snap.yaml" >"$work/resync.yaml"
+"$bin" check -c "$work/resync.yaml" >"$work/check.log" 2>&1 ||
+  { log "config check (resync) failed:"; cat "$work/check.log" >&2; exit 1; }
 "$bin" check -c "$work/snap.yaml" >"$work/check.log" 2>&1 ||
   { log "config check failed:"; cat "$work/check.log" >&2; exit 1; }
 
@@ -249,6 +258,11 @@ if want snapshot; then
     n="$(q "$port_b" pipe "SELECT count(*) FROM t")"
     [ "$n" = "$rows" ] || { log "snapshot COPY pipe: target has $n rows, expected $rows"; failed=1; }
   fi
+fi
+
+if want backlog && [ -n "$mega_snap_s" ]; then
+  run_timed "snapshot megasync (resync job)" "$work/snap-resync.log" \
+    "$bin" sync -c "$work/resync.yaml" resync-table || mega_snap_s=""
 fi
 
 # The native subscription of t is kept (disabled) for the backlog workload.
@@ -333,6 +347,19 @@ backlog_round() {
     log "backlog $round megasync: target has $n of $n_changes updated rows"; failed=1
   fi
 
+  local resync_s=""
+  if run_timed "backlog $round megasync, catch_up: resync" "$work/backlog-resync-$round.log" \
+    "$bin" sync -c "$work/resync.yaml" resync-table; then
+    n="$(q "$port_b" resync "SELECT count(*) FROM t WHERE rev = $round")"
+    if [ "$n" = "$n_changes" ]; then
+      resync_s="$secs"
+      grep -q "resync: a fresh snapshot" "$work/backlog-resync-$round.log" ||
+        log "backlog $round: the resync job replayed (the backlog was not larger than the table)"
+    else
+      log "backlog $round megasync resync: target has $n of $n_changes updated rows"; failed=1
+    fi
+  fi
+
   sync
   t0="$(now)"
   q "$port_b" native "ALTER SUBSCRIPTION bench_t ENABLE"
@@ -363,6 +390,10 @@ backlog_round() {
     if [ -n "$decode_s" ]; then
       row "  vs decoding alone" "$mega_back_s s" "$decode_s s" \
         "$(ratio "$mega_back_s" "$decode_s") (pg_recvlogical: $(rate "$n_changes" "$decode_s") changes/s)"
+    fi
+    if [ -n "$resync_s" ]; then
+      row "  catch_up: resync, vs subscription" "$resync_s s" "$native_back_s s" \
+        "$(ratio "$resync_s" "$native_back_s")"
     fi
   else
     row "$label: subscription" "${mega_back_s:-failed}" "${native_back_s:-failed}" "-"

@@ -74,6 +74,10 @@ struct Batch {
   // skips nor repeats a transaction.
   Position end;
   bool snapshot = false;  // part of the initial snapshot
+  // A snapshot that replaces the targets' rows (a resync: RecordSink::
+  // can_replace): at its last batch, the one with an end, each target holds
+  // exactly the rows its batches brought of every collection of the job.
+  bool replace = false;
   std::size_t bytes = 0;  // approximate size, for memory bounds and metrics
 };
 

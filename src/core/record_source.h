@@ -66,6 +66,25 @@ class RecordSource {
   // The log retained for this job (after open()); nullopt when the source
   // keeps none or cannot tell.
   virtual Result<std::optional<SourceLag>> lag() { return std::optional<SourceLag>(); }
+  // Whether catching up from `resume_after` should rather be a resync: a
+  // fresh snapshot that replaces the targets' rows, then the changes after
+  // it (the source is configured to, and its backlog outweighs its tables).
+  // Asked before open(), only when every target can_replace(). When the
+  // source then finds the position lost (kNotFound), the fresh snapshot the
+  // engine takes replaces the targets' rows too.
+  virtual Result<bool> prefers_resync(const Position& resume_after) {
+    (void)resume_after;
+    return false;
+  }
+  // Like open(resume_after) for a resync: a snapshot first (its batches'
+  // positions are past `resume_after`; the engine marks them Batch::replace),
+  // then the changes after it. Until every target is durable at the
+  // snapshot's end, what the source kept after `resume_after` stays kept: a
+  // crash before then resyncs or replays again.
+  virtual Status open_resync(const Position& resume_after) {
+    (void)resume_after;
+    return make_error(ErrorCode::kPermanent, "this source cannot resync");
+  }
 };
 
 class RecordSink {
@@ -114,6 +133,11 @@ class RecordSink {
   // Forgets the kept checkpoint (the source lost its position and starts again
   // from a snapshot).
   virtual Status reset_checkpoint() { return ok(); }
+  // Whether it applies replacing snapshots (Batch::replace) after prepare():
+  // the snapshot's batches then leave each prepared collection with exactly
+  // their rows, atomically with the last batch's checkpoint (a failure or a
+  // crash before it leaves the target as it was).
+  virtual Result<bool> can_replace() { return false; }
 };
 
 }  // namespace megasync

@@ -79,6 +79,8 @@ Result<std::unique_ptr<RecordSource>> PostgresEndpoint::open_record_source(
         SourceSettings{.snapshot_parallelism = options_.snapshot_parallelism,
                        .snapshot_chunk_pages = options_.snapshot_chunk_pages,
                        .resnapshot_on_slot_lost = options_.resnapshot_on_slot_lost,
+                       .resync_catch_up = options_.resync_catch_up,
+                       .resync_above = options_.resync_above,
                        .slot_lag_alert = options_.slot_lag_alert,
                        .skip_origin = request.skip_origin});
   }

@@ -29,6 +29,8 @@ struct PostgresOptions {
   int snapshot_parallelism = 2;
   std::int64_t snapshot_chunk_pages = 1024;
   bool resnapshot_on_slot_lost = false;
+  bool resync_catch_up = false;  // catch_up: resync
+  std::int64_t resync_above = std::int64_t{64} << 20;
   std::int64_t slot_lag_alert = std::int64_t{1} << 30;
   // How the record source reads changes: "cdc" (logical replication, source.h)
   // or "poll" (a cursor column, poll_source.h, for roles without REPLICATION).

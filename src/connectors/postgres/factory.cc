@@ -60,6 +60,19 @@ void register_postgres(engine::Registry& registry) {
                                 "failover): fail the job, or take a fresh snapshot.",
                  .default_value = "fail",
                  .choices = {"fail", "resnapshot"}},
+      OptionSpec{.name = "catch_up",
+                 .type = OptionType::kString,
+                 .description = "How a job catches up after a stop: replay every change the slot "
+                                "kept, or resync (a fresh snapshot replaces the targets' rows) "
+                                "when the slot's WAL since the checkpoint outweighs the job's "
+                                "tables.",
+                 .default_value = "replay",
+                 .choices = {"replay", "resync"}},
+      OptionSpec{.name = "resync_above",
+                 .type = OptionType::kBytes,
+                 .description = "With catch_up: resync, a smaller backlog is replayed whatever "
+                                "the tables' size (a replay of it takes seconds).",
+                 .default_value = "64MiB"},
       OptionSpec{.name = "slot_lag_alert",
                  .type = OptionType::kBytes,
                  .description = "Emit source.lag_high when a job's slot retains more WAL than "
@@ -112,6 +125,8 @@ void register_postgres(engine::Registry& registry) {
     options.snapshot_chunk_pages = o.object("snapshot").integer("chunk_pages");
     options.resnapshot_on_slot_lost = o.string("on_slot_lost") == "resnapshot";
     options.slot_lag_alert = static_cast<std::int64_t>(o.bytes("slot_lag_alert"));
+    options.resync_catch_up = o.string("catch_up") == "resync";
+    options.resync_above = static_cast<std::int64_t>(o.bytes("resync_above"));
     options.mode = o.string("mode");
     if (o.has("cursor_column")) {
       options.poll.cursor_column = o.string("cursor_column");

@@ -332,11 +332,42 @@ Result<bool> PostgresSink::started_empty(const CollectionSchema& schema) {
   return empty;
 }
 
-Status PostgresSink::close_copy(const Position* end) {
+Status PostgresSink::begin_copy(const CollectionSchema& schema, const Change& first) {
+  CopyLayout layout(schema, first.fields);
+  RowEncoder text(schema, layout.columns, array_columns_[schema.name]);
+  std::optional<BinaryRowEncoder> binary;
+  if (!text_copy_.contains(schema.name)) {
+    Result<std::optional<BinaryRowEncoder>> made = binary_encoder(schema, layout.columns);
+    if (!made) {
+      return fail(made.error());
+    }
+    binary = std::move(*made);
+  }
+  open_copy_ = std::make_unique<OpenCopy>(OpenCopy{.table = schema.name,
+                                                   .layout = std::move(layout),
+                                                   .text = std::move(text),
+                                                   .binary = std::move(binary)});
+  const std::string sql = fmt::format("COPY {} ({}) FROM STDIN{}", qualified_name(schema.name),
+                                      join_quoted(open_copy_->layout.columns),
+                                      open_copy_->binary ? " (FORMAT binary)" : "");
+  Status begun = db_->copy_begin(sql);
+  if (begun && open_copy_->binary) {
+    std::string header;
+    BinaryRowEncoder::append_header(header);
+    begun = db_->copy_put(header);
+  }
+  if (!begun) {
+    open_copy_.reset();
+    return fail(begun.error().with_context(fmt::format("snapshot COPY into {}", schema.name)));
+  }
+  return ok();
+}
+
+Status PostgresSink::end_copy() {
   if (!open_copy_) {
     return ok();
   }
-  Status closed = [&]() -> Status {
+  Status ended = [&]() -> Status {
     if (open_copy_->binary) {
       std::string trailer;
       BinaryRowEncoder::append_trailer(trailer);
@@ -344,7 +375,32 @@ Status PostgresSink::close_copy(const Position* end) {
         return s;
       }
     }
-    if (Status s = db_->copy_end(); !s) {
+    return db_->copy_end();
+  }();
+  const std::string table = open_copy_->table;
+  open_copy_.reset();
+  return ended ? ok()
+               : fail(ended.error().with_context(fmt::format("snapshot COPY into {}", table)));
+}
+
+Status PostgresSink::close_copy(const Position* end) {
+  if (replacing_) {
+    // A resync commits with its last batch only.
+    if (open_copy_) {
+      open_copy_.reset();
+      (void)db_->copy_end("megasync: the resync was interrupted");
+    }
+    (void)db_->exec("ROLLBACK");
+    replacing_ = false;
+    return make_error(ErrorCode::kRetryable,
+                      "a resync's snapshot stopped before its last batch and was rolled back");
+  }
+  if (!open_copy_) {
+    return ok();
+  }
+  const std::string table = open_copy_->table;
+  Status closed = [&]() -> Status {
+    if (Status s = end_copy(); !s) {
       return s;
     }
     if (end != nullptr) {
@@ -356,8 +412,6 @@ Status PostgresSink::close_copy(const Position* end) {
     // Without a checkpoint nothing resumes from it: see apply().
     return db_->exec("SET LOCAL synchronous_commit = off; COMMIT");
   }();
-  const std::string table = open_copy_->table;
-  open_copy_.reset();
   if (!closed) {
     (void)db_->exec("ROLLBACK");
     return fail(closed.error().with_context(fmt::format("snapshot COPY into {}", table)));
@@ -390,41 +444,15 @@ Result<bool> PostgresSink::apply_spanning(const Batch& batch) {
     if (!*empty) {
       return false;
     }
-    CopyLayout layout(schema->second, first->fields);
-    RowEncoder text(schema->second, layout.columns, array_columns_[schema->second.name]);
-    std::optional<BinaryRowEncoder> binary;
-    if (!text_copy_.contains(first->collection)) {
-      Result<std::optional<BinaryRowEncoder>> made = binary_encoder(schema->second, layout.columns);
-      if (!made) {
-        return fail(made.error());
-      }
-      binary = std::move(*made);
-    }
-    open_copy_ = std::make_unique<OpenCopy>(OpenCopy{.table = first->collection,
-                                                     .layout = std::move(layout),
-                                                     .text = std::move(text),
-                                                     .binary = std::move(binary)});
-    const std::string sql = fmt::format(
-        "COPY {} ({}) FROM STDIN{}", qualified_name(first->collection),
-        join_quoted(open_copy_->layout.columns), open_copy_->binary ? " (FORMAT binary)" : "");
-    std::string header;
-    if (open_copy_->binary) {
-      BinaryRowEncoder::append_header(header);
-    }
     // One statement for the whole snapshot: a statement_timeout meant for
     // queries must not cut it (pg_restore's COPY sets it to 0 the same way).
     Status begun = db_->exec("BEGIN; SET LOCAL statement_timeout = 0; " + std::string(kPlan));
     if (begun) {
-      begun = db_->copy_begin(sql);
-    }
-    if (begun && !header.empty()) {
-      begun = db_->copy_put(header);
+      begun = begin_copy(schema->second, *first);
     }
     if (!begun) {
-      open_copy_.reset();
       (void)db_->exec("ROLLBACK");
-      return fail(
-          begun.error().with_context(fmt::format("snapshot COPY into {}", first->collection)));
+      return fail(begun.error());
     }
   }
   // The whole batch is written before any of it is sent: a row of another
@@ -468,7 +496,145 @@ Result<bool> PostgresSink::apply_spanning(const Batch& batch) {
   return true;
 }
 
+Result<bool> PostgresSink::can_replace() {
+  if (!request_.origin.empty()) {
+    return false;  // one side of a pair: its rows are the other side's too
+  }
+  for (const auto& [name, schema] : schemas_) {
+    // Clearing a table another one references would cascade to, or be
+    // refused by, that one's rows.
+    Result<Rows> referenced = db_->query(
+        "SELECT conrelid::regclass::text FROM pg_constraint WHERE contype = 'f' AND confrelid = "
+        "$1::regclass AND conrelid <> confrelid LIMIT 1",
+        {qualified_name(name)});
+    if (!referenced) {
+      return fail(referenced.error().with_context(fmt::format("foreign keys to {}", name)));
+    }
+    if (referenced->count() > 0) {
+      spdlog::info(
+          "target {}: table {} is referenced by a foreign key of {}: its rows are not "
+          "replaced by a resync (the source's changes are replayed instead)",
+          request_.target, name, referenced->text(0, 0));
+      return false;
+    }
+  }
+  return true;
+}
+
+Status PostgresSink::apply_replacing(const Batch& batch) {
+  Status done = [&]() -> Status {
+    if (!replacing_) {
+      if (Status s = close_copy(); !s) {
+        return s;
+      }
+      // One transaction for the whole snapshot: readers see the old rows
+      // until it commits, and a failure or a crash leaves them.
+      if (Status s = db_->exec("BEGIN; SET LOCAL statement_timeout = 0; " + std::string(kPlan));
+          !s) {
+        return s;
+      }
+      replacing_ = true;
+      for (const auto& [name, schema] : schemas_) {
+        if (Status s = db_->exec(fmt::format("DELETE FROM {}", qualified_name(name))); !s) {
+          return fail(s.error().with_context(fmt::format("clear {}", name)));
+        }
+      }
+    }
+    std::string data;
+    std::vector<const Value*> values;
+    auto send = [&]() -> Status {
+      if (data.empty()) {
+        return ok();
+      }
+      Status sent = db_->copy_put(data);
+      data.clear();
+      return sent;
+    };
+    for (const Change& change : batch.changes) {
+      auto schema = schemas_.find(change.collection);
+      if (schema == schemas_.end()) {
+        return make_error(ErrorCode::kPermanent, "table {} was not prepared", change.collection);
+      }
+      if (change.op != Op::kUpsert || change.key.size() != schema->second.primary_key.size()) {
+        return make_error(ErrorCode::kPermanent,
+                          "table {}: a snapshot row that is not a whole row with its key",
+                          change.collection);
+      }
+      // Rows of another table or shape start another COPY of the same
+      // transaction; so does a value binary cannot write (then as text).
+      for (int attempt = 0;; ++attempt) {
+        if (open_copy_ &&
+            (open_copy_->table != change.collection || !open_copy_->layout.fits(change))) {
+          if (Status s = send(); !s) {
+            return s;
+          }
+          if (Status s = end_copy(); !s) {
+            return s;
+          }
+        }
+        if (!open_copy_) {
+          if (Status s = begin_copy(schema->second, change); !s) {
+            return s;
+          }
+        }
+        const BinaryRowEncoder* binary = open_copy_->binary ? &*open_copy_->binary : nullptr;
+        if (open_copy_->layout.append(change, open_copy_->text, binary, values, data)) {
+          break;
+        }
+        if (attempt > 0) {
+          return make_error(ErrorCode::kPermanent, "table {}: a row COPY cannot write",
+                            change.collection);
+        }
+        text_copy_.insert(change.collection);
+        if (Status s = send(); !s) {
+          return s;
+        }
+        if (Status s = end_copy(); !s) {
+          return s;
+        }
+      }
+      if (data.size() >= kCopyChunk) {
+        if (Status s = send(); !s) {
+          return s;
+        }
+      }
+    }
+    if (Status s = send(); !s) {
+      return s;
+    }
+    if (batch.end.empty()) {
+      return ok();
+    }
+    if (Status s = end_copy(); !s) {
+      return s;
+    }
+    if (Status s = save_checkpoint(batch.end); !s) {
+      return s;
+    }
+    replacing_ = false;
+    return db_->exec("COMMIT");
+  }();
+  if (!done) {
+    if (open_copy_) {
+      open_copy_.reset();
+      (void)db_->copy_end("megasync: the resync failed");
+    }
+    (void)db_->exec("ROLLBACK");
+    replacing_ = false;
+    stages_.clear();  // staging tables created in the transaction are gone
+    filled_stages_.clear();
+    return fail(done.error().with_context("resync"));
+  }
+  return ok();
+}
+
 Status PostgresSink::apply(const Batch& batch) {
+  if (batch.replace) {
+    return apply_replacing(batch);
+  }
+  if (replacing_) {
+    return close_copy();  // rolls the resync back
+  }
   if (Result<bool> spanned = apply_spanning(batch); !spanned || *spanned) {
     return spanned ? ok() : fail(spanned.error().with_context("apply batch"));
   }

@@ -59,8 +59,12 @@ class PostgresSink : public RecordSink {
   bool keeps_checkpoints() const override { return true; }
   Result<std::optional<Position>> load_checkpoint() override;
   Status reset_checkpoint() override;
-  // While a snapshot COPY is open across batches (apply_spanning).
-  bool holds_uncommitted() const override { return open_copy_ != nullptr; }
+  // While a snapshot COPY is open across batches (apply_spanning), or a
+  // resync's transaction (apply_replacing).
+  bool holds_uncommitted() const override { return open_copy_ != nullptr || replacing_; }
+  // Unless one side of a pair, or a prepared table is referenced by another
+  // table's foreign key.
+  Result<bool> can_replace() override;
 
  private:
   // Snapshot batches of one table that was empty go into it with one COPY
@@ -74,6 +78,16 @@ class PostgresSink : public RecordSink {
   Result<bool> apply_spanning(const Batch& batch);
   // Ends the open COPY and commits it (with the checkpoint `end`, when given).
   Status close_copy(const Position* end = nullptr);
+  // Starts a COPY into `schema`'s table for rows shaped like `first` (binary
+  // unless the table is in text_copy_), in the open transaction.
+  Status begin_copy(const CollectionSchema& schema, const Change& first);
+  // Ends the open COPY, leaving its transaction open.
+  Status end_copy();
+  // A replacing snapshot's batch (Batch::replace): the first one opens a
+  // transaction and deletes every prepared table's rows; the rows go in with
+  // COPY; the last one commits with the checkpoint. A failure rolls it all
+  // back.
+  Status apply_replacing(const Batch& batch);
   // Whether `schema`'s table held no row when this session first looked.
   Result<bool> started_empty(const CollectionSchema& schema);
   Status save_checkpoint(const Position& end);
@@ -144,7 +158,8 @@ class PostgresSink : public RecordSink {
   struct OpenCopy;
   std::unique_ptr<OpenCopy> open_copy_;
   std::map<std::string, bool> started_empty_;
-  int next_stage_ = 0;  // names are never reused in a session
+  bool replacing_ = false;  // a resync's transaction is open (apply_replacing)
+  int next_stage_ = 0;      // names are never reused in a session
   // Per table, how its upserts are applied: UPDATE-first while at least half
   // of the staged rows of the last group were found; otherwise INSERT ... ON
   // CONFLICT, with UPDATE-first tried again every few groups.

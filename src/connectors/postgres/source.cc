@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <thread>
 
 #include "connectors/postgres/catalog.h"
 #include "connectors/postgres/pgoutput.h"
@@ -17,6 +19,8 @@ constexpr auto kStatusInterval = std::chrono::seconds(10);
 constexpr auto kCatchUpPoll = std::chrono::milliseconds(200);
 // How long a periodic run waits to reach the WAL end seen when it started.
 constexpr auto kCatchUpLimit = std::chrono::seconds(60);
+// How long next() waits at a time for the targets to hold a resync.
+constexpr auto kAwaitRelease = std::chrono::milliseconds(5);
 
 PgTimestamp now_pg() {
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -104,7 +108,7 @@ Status PostgresSource::ensure_publication() {
   return with_context(std::move(done), fmt::format("publication {}", name_));
 }
 
-Status PostgresSource::open(const std::optional<Position>& resume_after) {
+Status PostgresSource::connect() {
   if (Result<std::vector<CollectionSchema>> described = describe(); !described) {
     return fail(described.error());
   }
@@ -133,9 +137,26 @@ Status PostgresSource::open(const std::optional<Position>& resume_after) {
     return make_error(ErrorCode::kPermanent, "{}", message);
   }
   replication_ = std::move(*replication);
+  return ok();
+}
+
+Status PostgresSource::open(const std::optional<Position>& resume_after) {
+  if (Status s = connect(); !s) {
+    return s;
+  }
   if (!resume_after) {
     return begin_snapshot();
   }
+  Result<Lsn> from = resume_point(*resume_after);
+  if (!from) {
+    return fail(from.error());
+  }
+  flushed_ = *from;
+  advance_slot(*from);
+  return start_streaming(*from);
+}
+
+Result<Lsn> PostgresSource::resume_point(const Position& resume_after) {
   Result<Rows> slot = db_->query(
       "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1", {name_});
   if (!slot) {
@@ -152,12 +173,125 @@ Status PostgresSource::open(const std::optional<Position>& resume_after) {
                       "resnapshot on the endpoint to start again from a fresh snapshot",
                       name_);
   }
-  Result<Lsn> from = position_to_lsn(*resume_after);
+  return position_to_lsn(resume_after);
+}
+
+void PostgresSource::advance_slot(Lsn to) {
+  // Every target is durable at `to`: the slot may skip to it at once. The
+  // server reads the WAL before it without decoding its changes, which a
+  // stream started at `to` would (only to drop them). A first advance moves
+  // the slot's restart point only to the first place it could restart from
+  // past the old one (the server takes a newer one only once the older is
+  // confirmed); a second one from there, all confirmed, moves it up to `to`.
+  for (int pass = 0; pass < 2; ++pass) {
+    Result<Rows> advanced = db_->query(
+        pass == 0 ? "SELECT pg_replication_slot_advance(slot_name, $2::pg_lsn) FROM "
+                    "pg_replication_slots WHERE slot_name = $1 AND confirmed_flush_lsn < $2::pg_lsn"
+                  : "SELECT pg_replication_slot_advance(slot_name, $2::pg_lsn) FROM "
+                    "pg_replication_slots WHERE slot_name = $1 AND confirmed_flush_lsn = "
+                    "$2::pg_lsn AND pg_wal_lsn_diff($2::pg_lsn, restart_lsn) > 16777216",
+        {name_, format_lsn(to)});
+    if (!advanced) {
+      // Not needed for correctness: the stream then starts at `to` all the same.
+      spdlog::warn("slot {}: advancing to {}: {}", name_, format_lsn(to),
+                   advanced.error().message());
+      return;
+    }
+    if (advanced->count() == 0) {
+      return;
+    }
+  }
+}
+
+Result<bool> PostgresSource::prefers_resync(const Position& resume_after) {
+  if (!settings_.resync_catch_up) {
+    return false;
+  }
+  if (Result<std::vector<CollectionSchema>> described = describe(); !described) {
+    return fail(described.error());
+  }
+  Result<Lsn> from = position_to_lsn(resume_after);
   if (!from) {
     return fail(from.error());
   }
+  Result<Rows> behind = db_->query(
+      "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), greatest(confirmed_flush_lsn, "
+      "$2::pg_lsn))::bigint FROM pg_replication_slots WHERE slot_name = $1",
+      {name_, format_lsn(*from)});
+  if (!behind) {
+    return fail(behind.error().with_context(fmt::format("backlog of slot {}", name_)));
+  }
+  if (behind->count() != 1 || behind->null(0, 0)) {
+    // No slot: the backlog is gone. open_resync() says so, and a fresh
+    // snapshot (on_slot_lost: resnapshot) replaces the targets' rows.
+    return true;
+  }
+  const std::int64_t backlog = std::stoll(behind->text(0, 0));
+  if (backlog <= settings_.resync_above) {
+    return false;
+  }
+  std::int64_t tables = 0;
+  for (const CollectionSchema& schema : schemas_) {
+    Result<Rows> size =
+        db_->query("SELECT pg_table_size($1::regclass)", {qualified_name(schema.name)});
+    if (!size) {
+      return fail(size.error().with_context(fmt::format("size of {}", schema.name)));
+    }
+    tables += std::stoll(size->text(0, 0));
+  }
+  spdlog::info("slot {}: {} MiB of WAL since the checkpoint, the tables {} MiB: {}", name_,
+               backlog >> 20, tables >> 20, backlog > tables ? "resync" : "replay");
+  return backlog > tables;
+}
+
+Status PostgresSource::open_resync(const Position& resume_after) {
+  if (Status s = connect(); !s) {
+    return s;
+  }
+  Result<Lsn> from = resume_point(resume_after);
+  if (!from) {
+    return fail(from.error());
+  }
+  // A temporary slot gives the snapshot and the position it is consistent
+  // with; the job's slot streams from there once every target holds the
+  // snapshot. The transaction of db_ re-exports it for the readers, so the
+  // temporary slot goes at once.
+  const std::string temporary = name_.substr(0, 56) + "_resync";
+  Result<Rows> created = replication_->query(
+      fmt::format("CREATE_REPLICATION_SLOT {} TEMPORARY LOGICAL pgoutput (SNAPSHOT 'export')",
+                  quote_ident(temporary)));
+  if (!created) {
+    // No slot to spare (max_replication_slots), say: the backlog is replayed.
+    spdlog::warn("slot {}: no resync ({}); replaying the backlog instead", name_,
+                 created.error().message());
+    flushed_ = *from;
+    advance_slot(*from);
+    return start_streaming(*from);
+  }
+  Result<Lsn> consistent = parse_lsn(created->text(0, 1));
+  if (!consistent) {
+    return fail(consistent.error());
+  }
+  Result<Rows> exported = db_->query(
+      fmt::format("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {}; "
+                  "SELECT pg_export_snapshot()",
+                  quote_literal(created->text(0, 2))));
+  if (!exported) {
+    return fail(exported.error().with_context("import the resync's snapshot"));
+  }
+  if (Status s =
+          replication_->exec(fmt::format("DROP_REPLICATION_SLOT {}", quote_ident(temporary)));
+      !s) {
+    return fail(s.error().with_context(fmt::format("drop replication slot {}", temporary)));
+  }
+  snapshot_lsn_ = *consistent;
   flushed_ = *from;
-  return start_streaming(*from);
+  if (Status s = start_copy(exported->text(0, 0)); !s) {
+    return s;
+  }
+  in_snapshot_ = true;
+  resync_ = true;
+  return ok();
 }
 
 Status PostgresSource::begin_snapshot() {
@@ -228,6 +362,20 @@ Result<std::optional<Batch>> PostgresSource::next(Deadline until, std::size_t ma
   if (in_snapshot_) {
     return next_snapshot(max_changes);
   }
+  if (awaiting_release_) {
+    if (flushed_ < snapshot_lsn_) {
+      // Nothing to hand out before the targets hold the resync (record_source.h).
+      std::this_thread::sleep_for(kAwaitRelease);
+      Batch waiting;
+      waiting.end = lsn_to_position(snapshot_lsn_);
+      return std::optional<Batch>(std::move(waiting));
+    }
+    awaiting_release_ = false;
+    advance_slot(snapshot_lsn_);
+    if (Status s = start_streaming(snapshot_lsn_); !s) {
+      return fail(s.error());
+    }
+  }
   if (!streaming_) {
     return make_error(ErrorCode::kPermanent, "postgres source: next() before open()");
   }
@@ -254,7 +402,11 @@ Result<std::optional<Batch>> PostgresSource::next_snapshot(std::size_t max_chang
     }
     in_snapshot_ = false;
     batch.end = position;
-    if (Status s = start_streaming(snapshot_lsn_); !s) {
+    if (resync_) {
+      // The job's slot moves to the snapshot's end once every target is
+      // durable there (release()); until then a crash finds the backlog kept.
+      awaiting_release_ = true;
+    } else if (Status s = start_streaming(snapshot_lsn_); !s) {
       return fail(s.error());
     }
   }

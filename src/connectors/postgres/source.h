@@ -36,6 +36,8 @@ struct SourceSettings {
   int snapshot_parallelism = 2;              // workers copying the initial snapshot
   std::int64_t snapshot_chunk_pages = 1024;  // at least this many pages per chunk
   bool resnapshot_on_slot_lost = false;      // on_slot_lost: resnapshot
+  bool resync_catch_up = false;              // catch_up: resync
+  std::int64_t resync_above = 0;             // bytes of backlog a resync needs at least
   std::int64_t slot_lag_alert = 0;           // bytes; 0: no alert
   std::string skip_origin;  // a bidirectional pair's own applier (SourceRequest::skip_origin)
 };
@@ -63,8 +65,23 @@ class PostgresSource : public RecordSource {
   Result<std::optional<std::int64_t>> backlog(const std::optional<Position>& after) override;
   // WAL between the slot's confirmed flush and the server's current end.
   Result<std::optional<SourceLag>> lag() override;
+  // With catch_up: resync, when the slot holds more WAL after `resume_after`
+  // than resync_above and than the tables take on disk, or is missing.
+  Result<bool> prefers_resync(const Position& resume_after) override;
+  // A temporary slot's exported snapshot, read like a first one; the job's
+  // slot is advanced to the snapshot's position once release() says every
+  // target holds it, and streams from there.
+  Status open_resync(const Position& resume_after) override;
 
  private:
+  // Checks the settings and the role, ensures the publication, opens the
+  // replication connection.
+  Status connect();
+  // The LSN to stream from after `resume_after`; checks the slot exists.
+  Result<Lsn> resume_point(const Position& resume_after);
+  // Moves the job's slot up to `to` (durable at every target) without
+  // decoding what lies before; a failure is only logged.
+  void advance_slot(Lsn to);
   Status ensure_publication();
   Status begin_snapshot();
   // Starts the parallel copy of the snapshot `name`, which db_'s open
@@ -94,6 +111,8 @@ class PostgresSource : public RecordSource {
   bool in_snapshot_ = false;
   std::unique_ptr<ParallelSnapshot> snapshot_;
   Lsn snapshot_lsn_ = 0;
+  bool resync_ = false;            // the snapshot is a resync's (open_resync)
+  bool awaiting_release_ = false;  // a resync's snapshot is out; targets not yet durable
 
   // Stream.
   bool streaming_ = false;

@@ -98,6 +98,20 @@ Status write_marker(state::StateStore* store, const std::string& job, const std:
   return with_context(store->put_checkpoint(job, key, position), "snapshot marker");
 }
 
+// Whether every sink applies replacing snapshots (RecordSink::can_replace).
+Result<bool> can_replace(const std::vector<RecordSink*>& sinks) {
+  for (RecordSink* sink : sinks) {
+    Result<bool> can = sink->can_replace();
+    if (!can) {
+      return fail(can.error());
+    }
+    if (!*can) {
+      return false;
+    }
+  }
+  return !sinks.empty();
+}
+
 constexpr auto kLagEvery = std::chrono::seconds(10);
 // Time a streaming run keeps before its deadline to finish (apply what is
 // queued, release, export metrics).
@@ -416,7 +430,32 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx, const Flow& flow, const
   if (hooks.prepared) {
     hooks.prepared();
   }
-  if (Status s = source.open(start->resume); !s) {
+  // Every target replaces its rows with a snapshot's (a one-way job whose
+  // sinks can): a resync, asked for when the source prefers it to a long
+  // catch-up, and a snapshot taken again after the source lost its position.
+  Result<bool> replaceable = can_replace(sink_list);
+  if (!replaceable) {
+    return fail(replaceable.error());
+  }
+  bool replacing = false;
+  if (start->resume && *replaceable && !options_.pair) {
+    Result<bool> prefers = source.prefers_resync(*start->resume);
+    if (!prefers) {
+      return fail(prefers.error().with_context(source_context));
+    }
+    replacing = *prefers;
+  }
+  Status source_open = replacing ? source.open_resync(*start->resume) : source.open(start->resume);
+  if (source_open && replacing) {
+    spdlog::info(
+        "job {}: resync: a fresh snapshot replaces the targets' rows rather than a "
+        "replay of the source's backlog",
+        options_.job);
+    if (ctx.events != nullptr) {
+      ctx.events->publish("source.resync", "info", options_.job, flow.source_name, {});
+    }
+  }
+  if (Status s = std::move(source_open); !s) {
     if (s.error().code() != ErrorCode::kNotFound || !start->resume) {
       return fail(s.error().with_context(source_context));
     }
@@ -473,8 +512,8 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx, const Flow& flow, const
     marker->reset();
   }
   if (ctx.progress != nullptr) {
-    ctx.progress->set_phase(start->resume ? "streaming" : "snapshot");
-    if (!start->resume) {
+    ctx.progress->set_phase(replacing ? "resync" : (start->resume ? "streaming" : "snapshot"));
+    if (!start->resume || replacing) {
       // Every target receives every row: the total counts each row once per target.
       Result<std::optional<std::int64_t>> rows = source.backlog(std::nullopt);
       if (rows && *rows) {
@@ -523,7 +562,8 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx, const Flow& flow, const
       }
     }
   };
-  if (start->resume) {
+  // A resync's snapshot is not streaming: a streaming run's time must not cut it.
+  if (start->resume && !replacing) {
     start_streaming();
   }
   std::optional<Error> source_error;
@@ -582,6 +622,7 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx, const Flow& flow, const
     if (!batch.snapshot) {
       start_streaming();
     }
+    batch.replace = replacing && batch.snapshot;
     bool replay_after = false;
     if (batch.snapshot && !start->resume) {
       if (!*marker && !batch.changes.empty() && !batch.changes.front().position.empty()) {

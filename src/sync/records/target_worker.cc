@@ -174,7 +174,8 @@ Status TargetWorker::apply(const Batch& batch) {
   bool isolated = false;
   // Rows of earlier snapshot batches the sink has not committed fail with
   // this one: isolating its changes would not bring them back.
-  const bool held = sink_->holds_uncommitted();
+  // A resync's batches likewise: its rows replace the target's only whole.
+  const bool held = sink_->holds_uncommitted() || batch.replace;
   if (Status s = sink_->apply_or_reject(batch, rejected); !s) {
     if (held) {
       return fail(s.error().with_context(

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -26,6 +27,8 @@ struct SourceLog {
   std::vector<Position> released;
   std::atomic<int>* applied_by_slow = nullptr;  // for the backpressure check
   int max_ahead = 0;                            // reads minus the changes the slow target applied
+  bool prefers_resync = false;
+  std::optional<Position> resynced_from;  // open_resync's position
 };
 
 constexpr std::chrono::milliseconds kIdleWait{5};
@@ -44,7 +47,28 @@ class FakeSource : public RecordSource {
     next_ = resume ? std::stoi(*resume) + 1 : 1;
     return ok();
   }
+  Result<bool> prefers_resync(const Position&) override { return log_->prefers_resync; }
+  // A snapshot of two batches (ids 100 and 101) ending at the last change,
+  // then the changes after it.
+  Status open_resync(const Position& resume) override {
+    log_->resynced_from = resume;
+    resync_ = 0;
+    next_ = log_->count + 1;
+    return ok();
+  }
   Result<std::optional<Batch>> next(Deadline until, std::size_t) override {
+    if (resync_ < 2) {
+      Batch batch;
+      Change change;
+      change.collection = "t";
+      change.key = {std::int64_t{100 + resync_}};
+      change.fields["id"] = change.key[0];
+      batch.changes.push_back(change);
+      batch.snapshot = true;
+      batch.end = resync_ == 1 ? pos(log_->count) : Position();
+      ++resync_;
+      return std::optional<Batch>(std::move(batch));
+    }
     if (next_ > log_->count) {
       // As a real source waits for changes (briefly: until may be far off).
       std::this_thread::sleep_until(std::min(until.at(), SteadyClock::now() + kIdleWait));
@@ -82,6 +106,7 @@ class FakeSource : public RecordSource {
  private:
   SourceLog* log_;
   int next_ = 1;
+  int resync_ = 2;  // snapshot batches of a resync handed out (2: none pending)
 };
 
 struct TargetState {
@@ -91,12 +116,15 @@ struct TargetState {
   std::atomic<int> changes{0};  // applied
   int fail_at = 0;              // fail the n-th apply (1-based); 0: never
   std::chrono::milliseconds delay{0};
+  bool replaces = false;            // can_replace()
+  std::vector<bool> replace_flags;  // Batch::replace of each batch applied
 };
 
 class FakeSink : public RecordSink {
  public:
   explicit FakeSink(TargetState* state) : state_(state) {}
   Status prepare(const std::vector<CollectionSchema>&) override { return ok(); }
+  Result<bool> can_replace() override { return state_->replaces; }
   Status apply(const Batch& batch) override {
     std::this_thread::sleep_for(state_->delay);
     std::lock_guard lock(state_->mutex);
@@ -106,6 +134,7 @@ class FakeSink : public RecordSink {
     for (const Change& c : batch.changes) {
       state_->applied.push_back(std::get<std::int64_t>(c.key[0]));
     }
+    state_->replace_flags.push_back(batch.replace);
     ++state_->applies;
     state_->changes += static_cast<int>(batch.changes.size());
     return ok();
@@ -293,6 +322,42 @@ TEST_F(RecordSyncJobTest, SyncFromTheCommandLineOfAStreamingJobStopsWhenCaughtUp
   ASSERT_TRUE(job.run(ctx));
   EXPECT_LT(SteadyClock::now() - started, std::chrono::seconds(10));  // not streaming for an hour
   EXPECT_EQ(fast_.applied, range(1, 10));
+}
+
+TEST_F(RecordSyncJobTest, ResyncsWhenTheSourcePrefersItAndEveryTargetCanReplace) {
+  RecordSyncJob job = make_job(2);
+  ASSERT_TRUE(run(job));
+  log_.count = 20;
+  log_.prefers_resync = true;
+  for (TargetState* t : {&fast_, &slow_, &bad_}) {
+    t->replaces = true;
+    t->replace_flags.clear();
+  }
+  ASSERT_TRUE(run(job));
+  ASSERT_EQ(log_.resynced_from, pos(10));
+  for (TargetState* t : {&fast_, &slow_, &bad_}) {
+    // The resync's snapshot, marked to replace; none of the replayed changes.
+    std::vector<std::int64_t> expected = range(1, 10);
+    expected.push_back(100);
+    expected.push_back(101);
+    EXPECT_EQ(t->applied, expected);
+    EXPECT_EQ(t->replace_flags, std::vector<bool>({true, true}));
+  }
+  EXPECT_EQ(checkpoint("slow"), pos(20));
+  EXPECT_EQ(log_.released.back(), pos(20));
+}
+
+TEST_F(RecordSyncJobTest, ReplaysWhenATargetCannotReplace) {
+  RecordSyncJob job = make_job(2);
+  ASSERT_TRUE(run(job));
+  log_.count = 20;
+  log_.prefers_resync = true;
+  fast_.replaces = true;
+  bad_.replaces = true;  // slow_ cannot
+  ASSERT_TRUE(run(job));
+  EXPECT_FALSE(log_.resynced_from);
+  EXPECT_EQ(fast_.applied, range(1, 20));
+  EXPECT_EQ(std::count(fast_.replace_flags.begin(), fast_.replace_flags.end(), true), 0);
 }
 
 TEST_F(RecordSyncJobTest, CancelledRunReturnsCancelled) {
