@@ -193,7 +193,7 @@ log "starting PostgreSQL 15 on $host:$port_a (source) and $host:$port_b (targets
 start_server a "$port_a"
 start_server b "$port_b"
 q "$port_a" postgres "CREATE DATABASE bench" >/dev/null
-for db in mega resync pipe native; do q "$port_b" postgres "CREATE DATABASE $db" >/dev/null; done
+for db in mega resync resync_t pipe native; do q "$port_b" postgres "CREATE DATABASE $db" >/dev/null; done
 
 # The snapshot table, ~150 bytes a row on disk (the tuple header included).
 table_columns="id bigint PRIMARY KEY, customer_id integer NOT NULL, qty integer NOT NULL,
@@ -233,8 +233,14 @@ YAML
 sed -e 's/database: mega$/database: resync/' \
   -e 's/^  copy-table:$/  resync-table:/' -e "s#state-snap.db#state-resync.db#" \
   -e 's/^  pg_src:$/  pg_src:\n    catch_up: resync/' "$work/snap.yaml" >"$work/resync.yaml"
-"$bin" check -c "$work/resync.yaml" >"$work/check.log" 2>&1 ||
-  { log "config check (resync) failed:"; cat "$work/check.log" >&2; exit 1; }
+# And one whose target truncates rather than deletes (resync_clear: truncate).
+sed -e 's/database: resync$/database: resync_t/' -e 's/^  resync-table:$/  truncate-table:/' \
+  -e "s#state-resync.db#state-truncate.db#" \
+  -e 's/^  pg_dst:$/  pg_dst:\n    resync_clear: truncate/' "$work/resync.yaml" >"$work/truncate.yaml"
+for cfg in resync truncate; do
+  "$bin" check -c "$work/$cfg.yaml" >"$work/check.log" 2>&1 ||
+    { log "config check ($cfg) failed:"; cat "$work/check.log" >&2; exit 1; }
+done
 "$bin" check -c "$work/snap.yaml" >"$work/check.log" 2>&1 ||
   { log "config check failed:"; cat "$work/check.log" >&2; exit 1; }
 
@@ -263,6 +269,8 @@ fi
 if want backlog && [ -n "$mega_snap_s" ]; then
   run_timed "snapshot megasync (resync job)" "$work/snap-resync.log" \
     "$bin" sync -c "$work/resync.yaml" resync-table || mega_snap_s=""
+  run_timed "snapshot megasync (truncate job)" "$work/snap-truncate.log" \
+    "$bin" sync -c "$work/truncate.yaml" truncate-table || mega_snap_s=""
 fi
 
 # The native subscription of t is kept (disabled) for the backlog workload.
@@ -347,18 +355,21 @@ backlog_round() {
     log "backlog $round megasync: target has $n of $n_changes updated rows"; failed=1
   fi
 
-  local resync_s=""
-  if run_timed "backlog $round megasync, catch_up: resync" "$work/backlog-resync-$round.log" \
-    "$bin" sync -c "$work/resync.yaml" resync-table; then
-    n="$(q "$port_b" resync "SELECT count(*) FROM t WHERE rev = $round")"
-    if [ "$n" = "$n_changes" ]; then
-      resync_s="$secs"
-      grep -q "resync: a fresh snapshot" "$work/backlog-resync-$round.log" ||
-        log "backlog $round: the resync job replayed (the backlog was not larger than the table)"
-    else
-      log "backlog $round megasync resync: target has $n of $n_changes updated rows"; failed=1
+  local resync_s="" truncate_s="" job db
+  for job in resync truncate; do
+    db="$([ "$job" = resync ] && echo resync || echo resync_t)"
+    if run_timed "backlog $round megasync, $job" "$work/backlog-$job-$round.log" \
+      "$bin" sync -c "$work/$job.yaml" "$job-table"; then
+      n="$(q "$port_b" "$db" "SELECT count(*) FROM t WHERE rev = $round")"
+      if [ "$n" = "$n_changes" ]; then
+        if [ "$job" = resync ]; then resync_s="$secs"; else truncate_s="$secs"; fi
+        grep -q "resync: a fresh snapshot" "$work/backlog-$job-$round.log" ||
+          log "backlog $round: the $job job replayed (the backlog was not larger than the table)"
+      else
+        log "backlog $round megasync $job: target has $n of $n_changes updated rows"; failed=1
+      fi
     fi
-  fi
+  done
 
   sync
   t0="$(now)"
@@ -394,6 +405,10 @@ backlog_round() {
     if [ -n "$resync_s" ]; then
       row "  catch_up: resync, vs subscription" "$resync_s s" "$native_back_s s" \
         "$(ratio "$resync_s" "$native_back_s")"
+    fi
+    if [ -n "$truncate_s" ]; then
+      row "  the same, resync_clear: truncate" "$truncate_s s" "$native_back_s s" \
+        "$(ratio "$truncate_s" "$native_back_s")"
     fi
   else
     row "$label: subscription" "${mega_back_s:-failed}" "${native_back_s:-failed}" "-"

@@ -148,11 +148,12 @@ def cdc_scratch(test, source: Conn, target: Conn, schema: str, job: str,
 
 
 def pg_job_config(path: str, job: str, source: Conn, target: Conn, tables: List[str],
-                  job_lines: str = "", source_lines: str = "") -> None:
+                  job_lines: str = "", source_lines: str = "", target_lines: str = "") -> None:
     """Writes to `path` a configuration with one `database` job `job` from the
     postgres endpoint `app` (`source`) to `pgb` (`target`) over `tables`,
     without periodic verification, plus `job_lines` (YAML under the job, each
-    line indented by four spaces) and `source_lines` (under `app`, likewise)."""
+    line indented by four spaces), `source_lines` (under `app`, likewise) and
+    `target_lines` (under `pgb`)."""
     with open(path, "w") as f:
         f.write(f"""\
 state:
@@ -164,7 +165,7 @@ endpoints:
 {source_lines}  pgb:
     type: postgres
     url: "{target.url}"
-jobs:
+{target_lines}jobs:
   {job}:
     kind: database
     source: app

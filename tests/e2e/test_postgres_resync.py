@@ -4,8 +4,9 @@ snapshot replaces the target's rows (deleted rows and rows the target alone
 had go too) in one transaction with the checkpoint, the slot moves to the
 snapshot's position, and the changes after it stream as before. A kill in
 the middle of a resync leaves the target as it was; the next run converges.
-A target table that another one references by a foreign key is not cleared
-(the backlog is replayed). The fresh snapshot after a lost slot replaces
+With `resync_clear: truncate` on the target, the tables are truncated
+rather than deleted from. A target table that another one references by a
+foreign key is not cleared (the backlog is replayed). The fresh snapshot after a lost slot replaces
 too."""
 
 import os
@@ -92,6 +93,25 @@ class PostgresResyncTest(DaemonTestCase):
         self.assertNotIn("resync: a fresh snapshot replaces", result.stderr)
         self.assertIn("replay", result.stderr)
         self.assert_equal()
+
+    def test_a_resync_may_truncate_the_tables(self):
+        services.pg_job_config(self.config, self.job, self.pg, self.pgb,
+                               [f"{self.schema}.a", f"{self.schema}.b"], "    batch_size: 200\n",
+                               "    catch_up: resync\n    resync_above: 0\n",
+                               "    resync_clear: truncate\n")
+        self.sync()
+
+        def files() -> list:
+            return services.psql(self.pgb, f"SELECT pg_relation_filenode('{self.schema}.a'), "
+                                           f"pg_relation_filenode('{self.schema}.b')")
+        before = files()
+        self.make_backlog()
+        result = self.sync()
+        self.assertIn("resync: a fresh snapshot replaces", result.stderr)
+        self.assert_equal()
+        # TRUNCATE gave both tables new files.
+        self.assertNotEqual(files()[0][0], before[0][0])
+        self.assertNotEqual(files()[0][1], before[0][1])
 
     def test_a_kill_in_the_middle_of_a_resync_leaves_the_target_as_it_was(self):
         self.sync()

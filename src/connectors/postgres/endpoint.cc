@@ -99,7 +99,7 @@ Result<std::unique_ptr<RecordSink>> PostgresEndpoint::open_record_sink(
     return fail(connection.error());
   }
   return std::unique_ptr<RecordSink>(
-      std::make_unique<PostgresSink>(std::move(*connection), request));
+      std::make_unique<PostgresSink>(std::move(*connection), request, options_.resync_truncate));
 }
 
 Result<std::unique_ptr<RecordReader>> PostgresEndpoint::open_record_reader() {

@@ -32,6 +32,9 @@ struct PostgresOptions {
   bool resync_catch_up = false;  // catch_up: resync
   std::int64_t resync_above = std::int64_t{64} << 20;
   std::int64_t slot_lag_alert = std::int64_t{1} << 30;
+  // As a record sink: a resync clears the tables with TRUNCATE rather than
+  // DELETE (resync_clear: truncate).
+  bool resync_truncate = false;
   // How the record source reads changes: "cdc" (logical replication, source.h)
   // or "poll" (a cursor column, poll_source.h, for roles without REPLICATION).
   std::string mode = "cdc";

@@ -73,6 +73,14 @@ void register_postgres(engine::Registry& registry) {
                  .description = "With catch_up: resync, a smaller backlog is replayed whatever "
                                 "the tables' size (a replay of it takes seconds).",
                  .default_value = "64MiB"},
+      OptionSpec{.name = "resync_clear",
+                 .type = OptionType::kString,
+                 .description = "As a target, how a resync empties its tables before the "
+                                "snapshot's rows go in: delete (readers see the old rows until "
+                                "it commits) or truncate (faster; readers of those tables wait "
+                                "for the commit).",
+                 .default_value = "delete",
+                 .choices = {"delete", "truncate"}},
       OptionSpec{.name = "slot_lag_alert",
                  .type = OptionType::kBytes,
                  .description = "Emit source.lag_high when a job's slot retains more WAL than "
@@ -127,6 +135,7 @@ void register_postgres(engine::Registry& registry) {
     options.slot_lag_alert = static_cast<std::int64_t>(o.bytes("slot_lag_alert"));
     options.resync_catch_up = o.string("catch_up") == "resync";
     options.resync_above = static_cast<std::int64_t>(o.bytes("resync_above"));
+    options.resync_truncate = o.string("resync_clear") == "truncate";
     options.mode = o.string("mode");
     if (o.has("cursor_column")) {
       options.poll.cursor_column = o.string("cursor_column");

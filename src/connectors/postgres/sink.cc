@@ -311,8 +311,9 @@ struct PostgresSink::OpenCopy {
   std::size_t bytes = 0;  // sent in this transaction
 };
 
-PostgresSink::PostgresSink(std::unique_ptr<Connection> db, engine::SinkRequest request)
-    : db_(std::move(db)), request_(std::move(request)) {}
+PostgresSink::PostgresSink(std::unique_ptr<Connection> db, engine::SinkRequest request,
+                           bool truncate)
+    : db_(std::move(db)), request_(std::move(request)), truncate_(truncate) {}
 
 // An open COPY is left to the connection's end, which rolls it back: the run
 // stopped before the snapshot's last batch, and the next one takes it again.
@@ -534,9 +535,22 @@ Status PostgresSink::apply_replacing(const Batch& batch) {
         return s;
       }
       replacing_ = true;
+      // DELETE leaves the old rows to readers until the commit; TRUNCATE
+      // makes them wait for it, but the rows then go into new files, with
+      // no dead ones to write first and to pass over in the key's index.
+      std::string tables;
       for (const auto& [name, schema] : schemas_) {
-        if (Status s = db_->exec(fmt::format("DELETE FROM {}", qualified_name(name))); !s) {
-          return fail(s.error().with_context(fmt::format("clear {}", name)));
+        tables += (tables.empty() ? "" : ", ") + qualified_name(name);
+        if (!truncate_) {
+          if (Status s = db_->exec(fmt::format("DELETE FROM {}", qualified_name(name))); !s) {
+            return fail(s.error().with_context(fmt::format("clear {}", name)));
+          }
+        }
+      }
+      if (truncate_ && !tables.empty()) {
+        if (Status s = db_->exec("TRUNCATE " + tables); !s) {
+          return fail(s.error().with_context(
+              "clear the tables (resync_clear: truncate; the role needs TRUNCATE on them)"));
         }
       }
     }

@@ -46,7 +46,8 @@ std::pair<std::string, std::string> split_collection(const std::string& collecti
 
 class PostgresSink : public RecordSink {
  public:
-  PostgresSink(std::unique_ptr<Connection> db, engine::SinkRequest request);
+  // `truncate`: a resync empties the tables with TRUNCATE (resync_clear).
+  PostgresSink(std::unique_ptr<Connection> db, engine::SinkRequest request, bool truncate = false);
   ~PostgresSink() override;
 
   // Creates missing tables (and schemas) with the mapped types and the primary
@@ -159,6 +160,7 @@ class PostgresSink : public RecordSink {
   std::unique_ptr<OpenCopy> open_copy_;
   std::map<std::string, bool> started_empty_;
   bool replacing_ = false;  // a resync's transaction is open (apply_replacing)
+  bool truncate_ = false;   // it empties the tables with TRUNCATE, not DELETE
   int next_stage_ = 0;      // names are never reused in a session
   // Per table, how its upserts are applied: UPDATE-first while at least half
   // of the staged rows of the last group were found; otherwise INSERT ... ON
