@@ -11,6 +11,7 @@ too."""
 
 import os
 import signal
+import sqlite3
 import subprocess
 import unittest
 import uuid
@@ -181,6 +182,58 @@ class PostgresResyncTest(DaemonTestCase):
         self.sync()
         # Rows deleted while the slot was missing, and the target's own, are gone.
         self.assert_equal()
+
+    def test_mariadb_and_sqlite_targets_are_resynced_too(self):
+        s = self.schema
+        maria = services.mariadb()
+        services.mariadb_sql(maria, f"CREATE DATABASE {s}")
+        self.addCleanup(services.mariadb_sql, maria, f"DROP DATABASE {s}")
+        with open(self.config, "w") as f:
+            f.write(f"""\
+state:
+  path: state.db
+endpoints:
+  app:
+    type: postgres
+    url: "{self.pg.url}"
+    catch_up: resync
+    resync_above: 0
+  pgb:
+    type: postgres
+    url: "{self.pgb.url}"
+  warehouse:
+    type: mariadb
+    url: "{maria.url}"
+  replica:
+    type: sqlite
+    path: replica.db
+    create: true
+jobs:
+  {self.job}:
+    kind: database
+    source: app
+    targets: [pgb, warehouse, replica]
+    tables: [{s}.a, {s}.b]
+    batch_size: 200
+    verify_interval: 0s
+""")
+        self.sync()
+        self.make_backlog()
+        services.mariadb_sql(maria, f"INSERT INTO {s}.a VALUES (999998, 1, 'only here')")
+        replica = os.path.join(self.tmp, "replica.db")
+        with sqlite3.connect(replica) as db:
+            db.execute(f'INSERT INTO "{s}.a" VALUES (999997, 1, \'only here\')')
+        result = self.sync()
+        self.assertIn("resync: a fresh snapshot replaces", result.stderr)
+        for table in ("a", "b"):
+            want = services.psql(self.pg, f"SELECT id, rev FROM {s}.{table} ORDER BY id")
+            self.assertEqual(services.psql(self.pgb, f"SELECT id, rev FROM {s}.{table} ORDER BY id"),
+                             want, table)
+            self.assertEqual(services.mariadb_sql(
+                maria, f"SELECT id, rev FROM {s}.{table} ORDER BY id"), want, table)
+            with sqlite3.connect(replica) as db:
+                rows = db.execute(f'SELECT id, rev FROM "{s}.{table}" ORDER BY id').fetchall()
+            self.assertEqual([[str(i), str(r)] for i, r in rows], want, table)
 
 
 if __name__ == "__main__":

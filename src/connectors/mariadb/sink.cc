@@ -1,6 +1,7 @@
 #include "connectors/mariadb/sink.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <set>
@@ -177,17 +178,67 @@ Status MariadbSink::reset_checkpoint() {
   return with_context(std::move(s), "reset checkpoint");
 }
 
+Result<bool> MariadbSink::can_replace() {
+  for (const auto& [collection, schema] : schemas_) {
+    const auto [database, table] = split_name(collection, database_);
+    // Deleting a table's rows would cascade to, or be refused by, another's.
+    Result<Rows> referenced = db_->query(fmt::format(
+        "SELECT TABLE_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE "
+        "UNIQUE_CONSTRAINT_SCHEMA = {} AND REFERENCED_TABLE_NAME = {} AND NOT (CONSTRAINT_SCHEMA "
+        "= {} AND TABLE_NAME = {}) LIMIT 1",
+        quote_literal(database), quote_literal(table), quote_literal(database),
+        quote_literal(table)));
+    if (!referenced) {
+      return fail(referenced.error().with_context(fmt::format("foreign keys to {}", collection)));
+    }
+    if (!referenced->empty()) {
+      spdlog::info(
+          "target {}: table {} is referenced by a foreign key of {}: its rows are not "
+          "replaced by a resync (the source's changes are replayed instead)",
+          target_, collection, (*referenced)[0][0].value_or(""));
+      return false;
+    }
+  }
+  return true;
+}
+
 Status MariadbSink::apply(const Batch& batch) {
-  if (Status s = db_->exec("START TRANSACTION"); !s) {
-    return fail(s.error().with_context("apply batch"));
-  }
-  Status applied = apply_in_transaction(batch);
-  if (applied) {
-    applied = db_->exec("COMMIT");
-  }
-  if (!applied) {
+  if (replacing_ && !batch.replace) {
+    replacing_ = false;
     (void)db_->exec("ROLLBACK");
-    return fail(applied.error().with_context("apply batch"));
+    return make_error(ErrorCode::kRetryable,
+                      "a resync's snapshot stopped before its last batch and was rolled back");
+  }
+  Status applied = [&]() -> Status {
+    if (!replacing_) {
+      if (Status s = db_->exec("START TRANSACTION"); !s) {
+        return s;
+      }
+      if (batch.replace) {
+        // The resync's transaction: readers see the old rows until it commits.
+        replacing_ = true;
+        for (const auto& [collection, schema] : schemas_) {
+          if (Status s =
+                  db_->exec(fmt::format("DELETE FROM {}", qualified_name(collection, database_)));
+              !s) {
+            return fail(s.error().with_context(fmt::format("clear {}", collection)));
+          }
+        }
+      }
+    }
+    if (Status s = apply_in_transaction(batch); !s) {
+      return s;
+    }
+    if (replacing_ && batch.end.empty()) {
+      return ok();  // the resync's next batch goes on in this transaction
+    }
+    replacing_ = false;
+    return db_->exec("COMMIT");
+  }();
+  if (!applied) {
+    replacing_ = false;
+    (void)db_->exec("ROLLBACK");
+    return fail(applied.error().with_context(batch.replace ? "resync" : "apply batch"));
   }
   return ok();
 }

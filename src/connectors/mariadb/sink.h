@@ -9,6 +9,7 @@
 // UPDATE` statements of at most 500 rows or about 1 MiB each, values spliced as
 // escaped literals (values.h). Truncates split the batch and are `DELETE FROM`
 // (MariaDB's TRUNCATE would commit). Applying a batch twice leaves the same state.
+// A resync's snapshot (Batch::replace) is one transaction across its batches.
 //
 // Created by MariadbEndpoint::open_record_sink on the job's thread, then used
 // by its target's thread only. Owns its own connection.
@@ -50,6 +51,10 @@ class MariadbSink : public RecordSink {
   bool keeps_checkpoints() const override { return true; }
   Result<std::optional<Position>> load_checkpoint() override;
   Status reset_checkpoint() override;
+  // Unless a prepared table is referenced by another table's foreign key.
+  Result<bool> can_replace() override;
+  // While a resync's transaction is open (Batch::replace).
+  bool holds_uncommitted() const override { return replacing_; }
 
  private:
   Status apply_in_transaction(const Batch& batch);
@@ -61,6 +66,9 @@ class MariadbSink : public RecordSink {
   std::string job_;
   std::string target_;
   std::map<std::string, CollectionSchema> schemas_;
+  // A resync's batches share one transaction: the first deletes every
+  // prepared table's rows, the last (with an end) commits.
+  bool replacing_ = false;
 };
 
 }  // namespace megasync::connectors::mariadb

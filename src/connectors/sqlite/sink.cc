@@ -190,36 +190,81 @@ Status SqliteSink::reset_checkpoint() {
   return done ? ok() : fail(done.error().with_context("reset checkpoint"));
 }
 
+Result<bool> SqliteSink::can_replace() {
+  for (const auto& [name, schema] : schemas_) {
+    // Deleting a table's rows would cascade to, or be refused by, another's.
+    Result<Statement> referenced = db_->prepare(
+        "SELECT m.name FROM sqlite_master m, pragma_foreign_key_list(m.name) f WHERE m.type = "
+        "'table' AND f.\"table\" = ? AND m.name <> ? LIMIT 1");
+    if (!referenced) {
+      return fail(referenced.error().with_context(fmt::format("foreign keys to {}", name)));
+    }
+    (void)referenced->bind(1, name);
+    (void)referenced->bind(2, name);
+    Result<bool> row = referenced->step();
+    if (!row) {
+      return fail(row.error().with_context(fmt::format("foreign keys to {}", name)));
+    }
+    if (*row) {
+      return false;
+    }
+  }
+  return true;
+}
+
 Status SqliteSink::apply(const Batch& batch) {
-  if (Status s = db_->exec("BEGIN IMMEDIATE"); !s) {
-    return fail(s.error().with_context("apply batch"));
-  }
-  for (const Change& change : batch.changes) {
-    if (Status s = apply_change(change); !s) {
-      (void)db_->exec("ROLLBACK");
-      return fail(s.error().with_context("apply batch"));
-    }
-  }
-  if (!batch.end.empty()) {
-    // In the batch's transaction: what is applied and what is checkpointed agree.
-    Result<Statement*> save = statement(
-        "INSERT INTO _megasync_checkpoints(job, target, position, updated_at) VALUES (?, ?, ?, "
-        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) ON CONFLICT (job, target) DO UPDATE SET "
-        "position = excluded.position, updated_at = excluded.updated_at");
-    Status saved = save ? (*save)->bind(1, job_) : fail(save.error());
-    if (saved) {
-      (void)(*save)->bind(2, target_);
-      (void)(*save)->bind(3, batch.end);
-      saved = (*save)->run();
-    }
-    if (!saved) {
-      (void)db_->exec("ROLLBACK");
-      return fail(saved.error().with_context("save checkpoint"));
-    }
-  }
-  if (Status s = db_->exec("COMMIT"); !s) {
+  if (replacing_ && !batch.replace) {
+    replacing_ = false;
     (void)db_->exec("ROLLBACK");
-    return fail(s.error().with_context("apply batch"));
+    return make_error(ErrorCode::kRetryable,
+                      "a resync's snapshot stopped before its last batch and was rolled back");
+  }
+  Status applied = [&]() -> Status {
+    if (!replacing_) {
+      if (Status s = db_->exec("BEGIN IMMEDIATE"); !s) {
+        return s;
+      }
+      if (batch.replace) {
+        // The resync's transaction: readers see the old rows until it commits.
+        replacing_ = true;
+        for (const auto& [name, schema] : schemas_) {
+          if (Status s = db_->exec(fmt::format("DELETE FROM {}", quote_ident(name))); !s) {
+            return fail(s.error().with_context(fmt::format("clear {}", name)));
+          }
+        }
+      }
+    }
+    for (const Change& change : batch.changes) {
+      if (Status s = apply_change(change); !s) {
+        return s;
+      }
+    }
+    if (replacing_ && batch.end.empty()) {
+      return ok();  // the resync's next batch goes on in this transaction
+    }
+    if (!batch.end.empty()) {
+      // In the batch's transaction: what is applied and what is checkpointed agree.
+      Result<Statement*> save = statement(
+          "INSERT INTO _megasync_checkpoints(job, target, position, updated_at) VALUES (?, ?, ?, "
+          "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) ON CONFLICT (job, target) DO UPDATE SET "
+          "position = excluded.position, updated_at = excluded.updated_at");
+      Status saved = save ? (*save)->bind(1, job_) : fail(save.error());
+      if (saved) {
+        (void)(*save)->bind(2, target_);
+        (void)(*save)->bind(3, batch.end);
+        saved = (*save)->run();
+      }
+      if (!saved) {
+        return fail(saved.error().with_context("save checkpoint"));
+      }
+    }
+    replacing_ = false;
+    return db_->exec("COMMIT");
+  }();
+  if (!applied) {
+    replacing_ = false;
+    (void)db_->exec("ROLLBACK");
+    return fail(applied.error().with_context(batch.replace ? "resync" : "apply batch"));
   }
   return ok();
 }

@@ -1,5 +1,6 @@
 // The sqlite record sink: upserts and deletes by primary key into tables of a
-// SQLite database, one transaction per batch.
+// SQLite database, one transaction per batch (a resync's snapshot,
+// Batch::replace, is one transaction across its batches).
 //
 // The target runs in WAL mode with synchronous=FULL, so a batch is durable when
 // apply() returns ok. Applying a batch twice leaves the same state.
@@ -35,6 +36,10 @@ class SqliteSink : public RecordSink {
   bool keeps_checkpoints() const override { return true; }
   Result<std::optional<Position>> load_checkpoint() override;
   Status reset_checkpoint() override;
+  // Unless another table of the database has a foreign key to a prepared one.
+  Result<bool> can_replace() override;
+  // While a resync's transaction is open (Batch::replace).
+  bool holds_uncommitted() const override { return replacing_; }
 
  private:
   SqliteSink(std::unique_ptr<Connection> db, std::string job, std::string target)
@@ -55,6 +60,9 @@ class SqliteSink : public RecordSink {
   };
   std::map<std::string, Prepared> upserts_;
   std::map<std::string, Prepared> deletes_;
+  // A resync's batches share one transaction: the first deletes every
+  // prepared table's rows, the last (with an end) commits.
+  bool replacing_ = false;
 };
 
 }  // namespace megasync::connectors::sqlite
