@@ -122,5 +122,72 @@ TEST_F(SqliteSinkTest, AFailingChangeRollsBackTheWholeBatch) {
   EXPECT_EQ(db.scalar("SELECT count(*) FROM orders"), "0");
 }
 
+TEST_F(SqliteSinkTest, AResyncReplacesTheRowsInOneTransactionWithItsCheckpoint) {
+  auto sink = open_sink();
+  ASSERT_TRUE(sink->prepare({orders_schema()}));
+  Batch before;
+  before.changes = {upsert(1, {{"email", std::string("old")}}),
+                    upsert(2, {{"email", std::string("gone")}})};
+  before.end = "0001";
+  ASSERT_TRUE(sink->apply(before));
+  Result<bool> can = sink->can_replace();
+  ASSERT_TRUE(can && *can);
+
+  Batch first;
+  first.snapshot = first.replace = true;
+  first.changes = {upsert(1, {{"email", std::string("new")}})};
+  ASSERT_TRUE(sink->apply(first));
+  EXPECT_TRUE(sink->holds_uncommitted());
+  AppDb db(path_);
+  const std::string query = "SELECT id, email FROM orders ORDER BY id";
+  // Nothing of the resync shows before its last batch.
+  EXPECT_EQ(db.rows(query), (std::vector<std::string>{"1|old", "2|gone"}));
+
+  Batch last;
+  last.snapshot = last.replace = true;
+  last.changes = {upsert(3, {{"email", std::string("third")}})};
+  last.end = "0009";
+  ASSERT_TRUE(sink->apply(last));
+  EXPECT_FALSE(sink->holds_uncommitted());
+  EXPECT_EQ(db.rows(query), (std::vector<std::string>{"1|new", "3|third"}));
+  Result<std::optional<Position>> checkpoint = sink->load_checkpoint();
+  ASSERT_TRUE(checkpoint && *checkpoint);
+  EXPECT_EQ(**checkpoint, "0009");
+}
+
+TEST_F(SqliteSinkTest, AResyncCutShortIsRolledBack) {
+  auto sink = open_sink();
+  ASSERT_TRUE(sink->prepare({orders_schema()}));
+  Batch before;
+  before.changes = {upsert(1, {{"email", std::string("old")}})};
+  before.end = "0001";
+  ASSERT_TRUE(sink->apply(before));
+  Batch first;
+  first.snapshot = first.replace = true;
+  first.changes = {upsert(2, {{"email", std::string("new")}})};
+  ASSERT_TRUE(sink->apply(first));
+  // A stream batch where the resync's next one should be: the resync is undone.
+  Batch stream;
+  stream.changes = {upsert(5, {{"email", std::string("x")}})};
+  stream.end = "0010";
+  ASSERT_FALSE(sink->apply(stream));
+  EXPECT_FALSE(sink->holds_uncommitted());
+  AppDb db(path_);
+  EXPECT_EQ(db.rows("SELECT id, email FROM orders ORDER BY id"),
+            (std::vector<std::string>{"1|old"}));
+}
+
+TEST_F(SqliteSinkTest, ATableAnotherReferencesIsNotReplaced) {
+  {
+    AppDb db(path_);
+    db.exec("CREATE TABLE lines(order_id INTEGER REFERENCES orders(id))");
+  }
+  auto sink = open_sink();
+  ASSERT_TRUE(sink->prepare({orders_schema()}));
+  Result<bool> can = sink->can_replace();
+  ASSERT_TRUE(can);
+  EXPECT_FALSE(*can);
+}
+
 }  // namespace
 }  // namespace megasync::connectors::sqlite
