@@ -431,15 +431,17 @@ Status RecordSyncJob::sync_pass(engine::RunContext& ctx, const Flow& flow, const
     hooks.prepared();
   }
   // Every target replaces its rows with a snapshot's (a one-way job whose
-  // sinks can): a resync, asked for when the source prefers it to a long
-  // catch-up, and a snapshot taken again after the source lost its position.
-  Result<bool> replaceable = can_replace(sink_list);
-  if (!replaceable) {
-    return fail(replaceable.error());
-  }
+  // sinks can) in a resync, asked for when the source prefers it to a long
+  // catch-up, and in the snapshot taken again if the source then finds its
+  // position lost.
   bool replacing = false;
-  if (start->resume && *replaceable && !options_.pair) {
-    Result<bool> prefers = source.prefers_resync(*start->resume);
+  if (start->resume && !options_.pair) {
+    Result<bool> replaceable = can_replace(sink_list);
+    if (!replaceable) {
+      return fail(replaceable.error());
+    }
+    Result<bool> prefers =
+        *replaceable ? source.prefers_resync(*start->resume) : Result<bool>(false);
     if (!prefers) {
       return fail(prefers.error().with_context(source_context));
     }
