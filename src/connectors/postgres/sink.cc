@@ -309,7 +309,30 @@ struct PostgresSink::OpenCopy {
   RowEncoder text;
   std::optional<BinaryRowEncoder> binary;
   std::size_t bytes = 0;  // sent in this transaction
+
+  std::string statement() const {
+    return fmt::format("COPY {} ({}) FROM STDIN{}", qualified_name(table),
+                       join_quoted(layout.columns), binary ? " (FORMAT binary)" : "");
+  }
 };
+
+Result<std::unique_ptr<PostgresSink::OpenCopy>> PostgresSink::copy_shape(
+    const CollectionSchema& schema, const Fields& first) {
+  CopyLayout layout(schema, first);
+  RowEncoder text(schema, layout.columns, array_columns_[schema.name]);
+  std::optional<BinaryRowEncoder> binary;
+  if (!text_copy_.contains(schema.name)) {
+    Result<std::optional<BinaryRowEncoder>> made = binary_encoder(schema, layout.columns);
+    if (!made) {
+      return fail(made.error());
+    }
+    binary = std::move(*made);
+  }
+  return std::make_unique<OpenCopy>(OpenCopy{.table = schema.name,
+                                             .layout = std::move(layout),
+                                             .text = std::move(text),
+                                             .binary = std::move(binary)});
+}
 
 PostgresSink::PostgresSink(std::unique_ptr<Connection> db, engine::SinkRequest request,
                            bool truncate)
@@ -334,24 +357,12 @@ Result<bool> PostgresSink::started_empty(const CollectionSchema& schema) {
 }
 
 Status PostgresSink::begin_copy(const CollectionSchema& schema, const Change& first) {
-  CopyLayout layout(schema, first.fields);
-  RowEncoder text(schema, layout.columns, array_columns_[schema.name]);
-  std::optional<BinaryRowEncoder> binary;
-  if (!text_copy_.contains(schema.name)) {
-    Result<std::optional<BinaryRowEncoder>> made = binary_encoder(schema, layout.columns);
-    if (!made) {
-      return fail(made.error());
-    }
-    binary = std::move(*made);
+  Result<std::unique_ptr<OpenCopy>> shape = copy_shape(schema, first.fields);
+  if (!shape) {
+    return fail(shape.error());
   }
-  open_copy_ = std::make_unique<OpenCopy>(OpenCopy{.table = schema.name,
-                                                   .layout = std::move(layout),
-                                                   .text = std::move(text),
-                                                   .binary = std::move(binary)});
-  const std::string sql = fmt::format("COPY {} ({}) FROM STDIN{}", qualified_name(schema.name),
-                                      join_quoted(open_copy_->layout.columns),
-                                      open_copy_->binary ? " (FORMAT binary)" : "");
-  Status begun = db_->copy_begin(sql);
+  open_copy_ = std::move(*shape);
+  Status begun = db_->copy_begin(open_copy_->statement());
   if (begun && open_copy_->binary) {
     std::string header;
     BinaryRowEncoder::append_header(header);
@@ -866,21 +877,17 @@ Result<std::set<std::string>> PostgresSink::copy_snapshot(const Batch& batch) {
     }
     // Every row must carry the fields of the first (a snapshot reads them
     // all), by name and in order.
-    const CopyLayout layout(schema, changes.front()->fields);
-    const std::vector<std::string>& columns = layout.columns;
+    Result<std::unique_ptr<OpenCopy>> shape = copy_shape(schema, changes.front()->fields);
+    if (!shape) {
+      return fail(shape.error());
+    }
+    const CopyLayout& layout = (*shape)->layout;
     if (!std::all_of(changes.begin(), changes.end(),
                      [&](const Change* change) { return layout.fits(*change); })) {
       continue;
     }
-    const RowEncoder encoder(schema, columns, array_columns_[schema.name]);
-    std::optional<BinaryRowEncoder> binary;
-    if (!text_copy_.contains(name)) {
-      Result<std::optional<BinaryRowEncoder>> made = binary_encoder(schema, columns);
-      if (!made) {
-        return fail(made.error());
-      }
-      binary = std::move(*made);
-    }
+    const RowEncoder& encoder = (*shape)->text;
+    std::optional<BinaryRowEncoder>& binary = (*shape)->binary;
     bool unencodable = false;  // a value binary cannot write: the COPY is aborted
     auto produce = [&](const std::function<Status(std::string_view)>& write) -> Status {
       std::string data;
@@ -915,9 +922,7 @@ Result<std::set<std::string>> PostgresSink::copy_snapshot(const Batch& batch) {
       if (Status s = db_->exec("SAVEPOINT megasync_copy"); !s) {
         return fail(s.error());
       }
-      const std::string sql = fmt::format("COPY {} ({}) FROM STDIN{}", qualified_name(schema.name),
-                                          join_quoted(columns), binary ? " (FORMAT binary)" : "");
-      if (db_->copy_in(sql, produce)) {
+      if (db_->copy_in((*shape)->statement(), produce)) {
         // The savepoint is left to the commit (one round trip less); the next
         // table's, of the same name, hides it.
         copied.insert(name);

@@ -79,6 +79,11 @@ class PostgresSink : public RecordSink {
   Result<bool> apply_spanning(const Batch& batch);
   // Ends the open COPY and commits it (with the checkpoint `end`, when given).
   Status close_copy(const Position* end = nullptr);
+  struct OpenCopy;
+  // The COPY of rows with `first`'s fields into `schema`'s table: its layout
+  // and encoders, binary unless the table is in text_copy_ or one of its
+  // columns has no binary form here.
+  Result<std::unique_ptr<OpenCopy>> copy_shape(const CollectionSchema& schema, const Fields& first);
   // Starts a COPY into `schema`'s table for rows shaped like `first` (binary
   // unless the table is in text_copy_), in the open transaction.
   Status begin_copy(const CollectionSchema& schema, const Change& first);
@@ -156,7 +161,6 @@ class PostgresSink : public RecordSink {
   // write are copied as text from then on.
   std::map<std::string, std::map<std::string, TargetType>> column_types_;
   std::set<std::string> text_copy_;
-  struct OpenCopy;
   std::unique_ptr<OpenCopy> open_copy_;
   std::map<std::string, bool> started_empty_;
   bool replacing_ = false;  // a resync's transaction is open (apply_replacing)
